@@ -1,0 +1,86 @@
+/*
+ * rules - the rule language: loading rule files, and evaluating a message
+ * model against them.
+ *
+ * A rules file is YAML: "rules:" holds an ordered list of rules, each with
+ * name, if (conditions that must all hold) and then (actions); see the
+ * README's rule language reference.  rules_load() takes a file or a
+ * directory of *.yaml files (loaded in name order) and returns a compiled
+ * ruleset, or NULL after adding every error to d as FILE:LINE:COLUMN.
+ *
+ * Evaluation: rules_scan_new() gives the per-message scanning state whose
+ * text sink is passed to msg_model_build(); rules_eval() then decides.
+ * Conditions are three-valued: a condition whose data was cut by a limit
+ * (model->incomplete) and did not match is "unknown".  A rule that could
+ * apply only if unknowns held is handled by the on_incomplete policy: with
+ * RULES_INCOMPLETE_ENCRYPT its protective actions (encrypt, reject,
+ * quarantine) are applied as if it matched; with RULES_INCOMPLETE_REJECT
+ * the message is rejected with a 5xx text.  A ruleset is immutable after
+ * loading and may be shared between threads; the result's strings point
+ * into the ruleset.
+ */
+#ifndef MAILSEAL_RULES_RULES_H
+#define MAILSEAL_RULES_RULES_H
+
+#include <stddef.h>
+
+#include "message/model.h"
+#include "util/diag.h"
+
+struct ruleset;
+struct rules_scan;
+
+/* The on_incomplete policy (config key policy.on_incomplete). */
+enum rules_on_incomplete {
+    RULES_INCOMPLETE_ENCRYPT = 0,
+    RULES_INCOMPLETE_REJECT = 1
+};
+
+enum rule_action_kind {
+    ACT_ADD_HEADER,           /* name, value */
+    ACT_SET_HEADER,           /* name, value: replace every occurrence, add when absent */
+    ACT_PREPEND_SUBJECT,      /* value */
+    ACT_REJECT,               /* code, status, text */
+    ACT_QUARANTINE,           /* value: the reason */
+    ACT_ENCRYPT               /* value: template name or NULL (issue: envelope) */
+};
+
+struct rule_action {
+    enum rule_action_kind kind;
+    const char *rule;         /* the rule it comes from */
+    const char *name;
+    const char *value;        /* UTF-8 */
+    int code;                 /* reject: 5xx */
+    const char *status;       /* reject: "5.7.1" */
+    const char *text;         /* reject: checked at load, no control characters */
+};
+
+struct rules_result {
+    const char **matched;     /* names of matching enforce rules, priority order */
+    size_t nmatched;
+    const char **audited;     /* names of matching audit rules */
+    size_t naudited;
+    struct rule_action *actions;  /* accumulated actions, priority order */
+    size_t nactions;
+    const struct rule_action *reject;  /* set: reject overrides everything */
+    int quarantine;           /* some action is ACT_QUARANTINE */
+    int encrypt;              /* some action is ACT_ENCRYPT */
+    unsigned incomplete;      /* MSG_INC_* bits that decided something */
+};
+
+struct ruleset *rules_load(const char *path, struct diag *d);
+void rules_free(struct ruleset *rs);
+size_t rules_count(const struct ruleset *rs);
+
+struct rules_scan *rules_scan_new(const struct ruleset *rs);   /* NULL: ENOMEM */
+const struct msg_text_sink *rules_scan_sink(struct rules_scan *scan);
+void rules_scan_free(struct rules_scan *scan);
+
+/* 0 ok; -1 with errno set on a transient fault (ENOMEM). */
+int rules_eval(const struct ruleset *rs, const struct msg_model *m,
+               const struct msg_envelope *env, struct rules_scan *scan,
+               enum rules_on_incomplete on_incomplete,
+               struct rules_result *res);
+void rules_result_free(struct rules_result *res);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * buf - growable byte buffer with a hard maximum size.
+ *
+ * Every buffer is created with a maximum; appends that would exceed it, or
+ * that fail to allocate, return -1 and FREE the buffer (it is left empty and
+ * usable, never half-filled), with errno set to EOVERFLOW or ENOMEM.  The
+ * data is always followed by a spare NUL byte, so buf_str() is a C string.
+ * The caller owns the buffer and releases it with buf_free().
+ */
+#ifndef MAILSEAL_UTIL_BUF_H
+#define MAILSEAL_UTIL_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+    char *data;     /* NULL until the first append */
+    size_t len;     /* bytes used, excluding the spare NUL */
+    size_t cap;     /* bytes allocated, including the spare NUL */
+    size_t max;     /* largest len allowed */
+};
+
+#define BUF_INIT(maxlen) { NULL, 0, 0, (maxlen) }
+
+void buf_init(struct buf *b, size_t max);
+int buf_add(struct buf *b, const void *data, size_t len);
+int buf_adds(struct buf *b, const char *s);
+int buf_addc(struct buf *b, int c);
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void buf_reset(struct buf *b);
+void buf_truncate(struct buf *b, size_t len);
+void buf_free(struct buf *b);
+char *buf_steal(struct buf *b);
+const char *buf_str(const struct buf *b);
+
+#endif
