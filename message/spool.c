@@ -1,0 +1,164 @@
+/*
+ * spool - a message's bytes in memory up to a limit, then in a private,
+ * unlinked temporary file (see spool.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "message/spool.h"
+#include "util/buf.h"
+
+struct spool {
+    char *dir;
+    size_t mem_limit;
+    struct buf mem;       /* the bytes while in memory */
+    int fd;               /* -1 while in memory */
+    uint64_t size;
+    int failed;           /* errno of the first failure, 0 when healthy */
+};
+
+/* spool_new - an empty spool; NULL when out of memory */
+struct spool *spool_new(const char *dir, size_t mem_limit)
+{
+    struct spool *sp = calloc(1, sizeof(*sp));
+
+    if (sp == NULL)
+        return NULL;
+    if ((sp->dir = strdup(dir ? dir : "/tmp")) == NULL) {
+        free(sp);
+        return NULL;
+    }
+    sp->mem_limit = mem_limit;
+    buf_init(&sp->mem, mem_limit);
+    sp->fd = -1;
+    return sp;
+}
+
+/* spool_tmpfile - open an unlinked private file in dir */
+static int spool_tmpfile(const char *dir)
+{
+    struct buf path = BUF_INIT(4096);
+    int fd;
+
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+        return -1;
+#endif
+    if (buf_printf(&path, "%s/mailseal.XXXXXX", dir) < 0)
+        return -1;
+    fd = mkostemp(path.data, O_CLOEXEC);
+    if (fd >= 0 && (unlink(path.data) < 0 || fchmod(fd, 0600) < 0)) {
+        int err = errno;
+
+        close(fd);
+        errno = err;
+        fd = -1;
+    }
+    buf_free(&path);
+    return fd;
+}
+
+/* spool_write_all - write len bytes to fd, retrying short writes */
+static int spool_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* spool_fail - remember the first failure and report it */
+static int spool_fail(struct spool *sp)
+{
+    if (sp->failed == 0)
+        sp->failed = errno ? errno : EIO;
+    errno = sp->failed;
+    return -1;
+}
+
+/* spool_write - append bytes, spilling to disk past the memory limit */
+int spool_write(struct spool *sp, const void *data, size_t len)
+{
+    if (sp->failed) {
+        errno = sp->failed;
+        return -1;
+    }
+    if (sp->fd < 0 && len <= sp->mem_limit - sp->mem.len) {
+        if (buf_add(&sp->mem, data, len) < 0)
+            return spool_fail(sp);
+        sp->size += len;
+        return 0;
+    }
+    if (sp->fd < 0) {
+        if ((sp->fd = spool_tmpfile(sp->dir)) < 0)
+            return spool_fail(sp);
+        if (spool_write_all(sp->fd, sp->mem.data, sp->mem.len) < 0)
+            return spool_fail(sp);
+        buf_free(&sp->mem);
+    }
+    if (spool_write_all(sp->fd, data, len) < 0)
+        return spool_fail(sp);
+    sp->size += len;
+    return 0;
+}
+
+/* spool_pread - read up to len bytes at off; 0 at the end, -1 on error */
+ssize_t spool_pread(struct spool *sp, void *dst, size_t len, uint64_t off)
+{
+    if (off >= sp->size)
+        return 0;
+    if (len > sp->size - off)
+        len = (size_t)(sp->size - off);
+    if (sp->fd < 0) {
+        memcpy(dst, sp->mem.data + off, len);
+        return (ssize_t)len;
+    }
+    for (;;) {
+        ssize_t n = pread(sp->fd, dst, len, (off_t)off);
+
+        if (n >= 0 || errno != EINTR)
+            return n;
+    }
+}
+
+/* spool_size - bytes written so far */
+uint64_t spool_size(const struct spool *sp)
+{
+    return sp->size;
+}
+
+/* spool_in_file - 1 once the bytes have spilled to the temporary file */
+int spool_in_file(const struct spool *sp)
+{
+    return sp->fd >= 0;
+}
+
+/* spool_free - release memory and close (and so delete) the file */
+void spool_free(struct spool *sp)
+{
+    if (sp == NULL)
+        return;
+    if (sp->fd >= 0)
+        close(sp->fd);
+    buf_free(&sp->mem);
+    free(sp->dir);
+    free(sp);
+}
