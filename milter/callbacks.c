@@ -1,0 +1,431 @@
+/*
+ * callbacks - the libmilter callbacks of mailseal-milter (see callbacks.h).
+ *
+ * Receiving: headers are written to the spool exactly as the MTA handed
+ * them ("Name:" + value, with SMFIP_HDR_LEADSPC so the value keeps its
+ * spacing; folded lines rejoined with CRLF), then an empty line, then the
+ * body chunks, so the spool holds the message byte for byte.  The body
+ * digest for the loop marker is computed on the way.
+ *
+ * End of message: a verified loop marker passes the message untouched;
+ * unverified markers are removed; otherwise the model is built with the
+ * rules' text sink, the rules decide, and apply_decision() acts.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "milter/apply.h"
+#include "milter/callbacks.h"
+#include "milter/context.h"
+#include "milter/smfi_ops.h"
+#include "rules/rules.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define MSGID_MAX 998
+#define MAX_RCPTS 100000
+
+/* ctx_conn - the connection context of ctx */
+static struct conn_ctx *ctx_conn(SMFICTX *ctx)
+{
+    return ms_smfi->getpriv(ctx);
+}
+
+/* ctx_update_qid - take the queue id from the macro "i" once the MTA has one */
+static void ctx_update_qid(SMFICTX *ctx, struct msg_ctx *mc)
+{
+    char *qid;
+
+    if (mc->mctx_qid[0] != 0)
+        return;
+    qid = ms_smfi->getsymval(ctx, (char *)"i");
+    if (qid && *qid) {
+        size_t n = strlen(qid);
+
+        if (n >= CTX_QID_LEN)
+            n = CTX_QID_LEN - 1;
+        memcpy(mc->mctx_qid, qid, n);
+        mc->mctx_qid[n] = 0;
+    }
+}
+
+/* ctx_fault - record a transient fault and answer tempfail */
+static sfsistat ctx_fault(SMFICTX *ctx, struct msg_ctx *mc, const char *what)
+{
+    mc->mctx_error = errno ? errno : EIO;
+    mc->mctx_error_what = what;
+    log_err(mc->mctx_qid, "%s: %s", what, strerror(mc->mctx_error));
+    return apply_tempfail(ctx, mc->mctx_qid, what);
+}
+
+/* msg_reset - free everything a message allocated */
+void msg_reset(struct conn_ctx *cc)
+{
+    struct msg_ctx *mc = cc->cctx_msg;
+
+    if (mc == NULL)
+        return;
+    spool_free(mc->mctx_spool);
+    body_digest_free(mc->mctx_digest);
+    msg_envelope_free(&mc->mctx_env);
+    free(mc->mctx_msgid);
+    for (size_t i = 0; i < CTX_MAX_MARKERS; i++)
+        free(mc->mctx_markers[i]);
+    gateway_release(mc->mctx_gc);
+    free(mc);
+    cc->cctx_msg = NULL;
+}
+
+/* conn_get - the connection context, created on first use */
+static struct conn_ctx *conn_get(SMFICTX *ctx)
+{
+    struct conn_ctx *cc = ms_smfi->getpriv(ctx);
+
+    if (cc != NULL)
+        return cc;
+    if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+        log_err(NULL, "connection: out of memory");
+        return NULL;
+    }
+    if (ms_smfi->setpriv(ctx, cc) != MI_SUCCESS) {
+        free(cc);
+        return NULL;
+    }
+    gateway_enter();
+    return cc;
+}
+
+/* cb_negotiate - ask for the actions and protocol steps we need */
+sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                      unsigned long f2, unsigned long f3, unsigned long *pf0,
+                      unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+    unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+    struct conn_ctx *cc = conn_get(ctx);
+
+    (void)f2;
+    (void)f3;
+    if (cc == NULL)
+        return SMFIS_TEMPFAIL;
+    if ((f0 & want) != want) {
+        log_err(NULL, "the MTA does not offer the actions this milter needs "
+                "(offered 0x%lx, needed 0x%lx)", f0, want);
+        return SMFIS_REJECT;
+    }
+    *pf0 = want | (f0 & SMFIF_SETSYMLIST);
+    *pf1 = (f1 & skip) | (f1 & SMFIP_HDR_LEADSPC) | (f1 & SMFIP_SKIP);
+    *pf2 = 0;
+    *pf3 = 0;
+    cc->cctx_leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    if (f0 & SMFIF_SETSYMLIST) {
+        ms_smfi->setsymlist(ctx, SMFIM_ENVFROM, (char *)"i {auth_authen}");
+        ms_smfi->setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i");
+        ms_smfi->setsymlist(ctx, SMFIM_EOH, (char *)"i");
+        ms_smfi->setsymlist(ctx, SMFIM_EOM, (char *)"i");
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* cb_connect - set up the connection context */
+sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+    struct conn_ctx *cc = conn_get(ctx);
+
+    (void)hostname;
+    if (cc == NULL)
+        return SMFIS_TEMPFAIL;
+    if (addr != NULL) {
+        size_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                     : addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : 0;
+
+        if (len > 0) {
+            memcpy(&cc->cctx_addr, addr, len);
+            cc->cctx_have_addr = 1;
+        }
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* cb_envfrom - a message starts: pin the configuration, decide the scope */
+sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc;
+    const struct config *cfg;
+    char *auth;
+
+    if (cc == NULL)
+        return SMFIS_TEMPFAIL;
+    msg_reset(cc);
+    if ((mc = calloc(1, sizeof(*mc))) == NULL) {
+        log_err(NULL, "envfrom: out of memory");
+        return apply_tempfail(ctx, NULL, "out of memory");
+    }
+    cc->cctx_msg = mc;
+    msg_envelope_init(&mc->mctx_env);
+    ctx_update_qid(ctx, mc);
+    if ((mc->mctx_gc = gateway_acquire()) == NULL)
+        return ctx_fault(ctx, mc, "no configuration");
+    cfg = mc->mctx_gc->cfg;
+    auth = ms_smfi->getsymval(ctx, (char *)"{auth_authen}");
+    if (!config_client_in_scope(cfg, cc->cctx_have_addr ? (struct sockaddr *)&cc->cctx_addr : NULL,
+                                auth)) {
+        log_info(mc->mctx_qid, "client out of scope (apply_to): passed without inspection");
+        msg_reset(cc);
+        return SMFIS_ACCEPT;
+    }
+    if (msg_envelope_set_from(&mc->mctx_env, argv && argv[0] ? argv[0] : "") < 0)
+        return ctx_fault(ctx, mc, "envelope sender");
+    mc->mctx_env.from_external = !config_domain_is_internal(cfg, mc->mctx_env.from_domain);
+    if ((mc->mctx_spool = spool_new(cfg->spool_dir, cfg->memory_limit)) == NULL)
+        return ctx_fault(ctx, mc, "spool");
+    if ((mc->mctx_digest = body_digest_new()) == NULL)
+        return ctx_fault(ctx, mc, "body digest");
+    return SMFIS_CONTINUE;
+}
+
+/* cb_envrcpt - record a recipient and whether it is external */
+sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+    struct msg_rcpt *r;
+
+    if (mc == NULL)
+        return SMFIS_TEMPFAIL;
+    ctx_update_qid(ctx, mc);
+    if (mc->mctx_env.nrcpts >= MAX_RCPTS) {
+        ms_smfi->setreply(ctx, (char *)"452", (char *)"4.5.3", (char *)"Too many recipients");
+        return SMFIS_TEMPFAIL;
+    }
+    if (msg_envelope_add_rcpt(&mc->mctx_env, argv && argv[0] ? argv[0] : "") < 0)
+        return ctx_fault(ctx, mc, "envelope recipient");
+    r = &mc->mctx_env.rcpts[mc->mctx_env.nrcpts - 1];
+    r->external = !config_domain_is_internal(mc->mctx_gc->cfg, r->domain);
+    return SMFIS_CONTINUE;
+}
+
+/* spool_header - write "name:value\r\n", turning folds into CRLF */
+static int spool_header(struct spool *sp, const char *name, const char *value, int leadspc)
+{
+    const char *p = value, *nl;
+
+    if (spool_write(sp, name, strlen(name)) < 0 || spool_write(sp, ":", 1) < 0)
+        return -1;
+    if (!leadspc && spool_write(sp, " ", 1) < 0)
+        return -1;
+    while ((nl = strchr(p, '\n')) != NULL) {
+        size_t n = (size_t)(nl - p);
+
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (spool_write(sp, p, n) < 0 || spool_write(sp, "\r\n", 2) < 0)
+            return -1;
+        p = nl + 1;
+    }
+    return spool_write(sp, p, strlen(p)) < 0 || spool_write(sp, "\r\n", 2) < 0 ? -1 : 0;
+}
+
+/* cb_header - spool one header; note Message-ID, markers and limits */
+sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+    const struct msg_limits *lim;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        return SMFIS_TEMPFAIL;
+    if (name == NULL || value == NULL)
+        return SMFIS_CONTINUE;
+    ctx_update_qid(ctx, mc);
+    lim = &mc->mctx_gc->cfg->limits;
+    if (++mc->mctx_nheaders > lim->max_headers)
+        mc->mctx_incomplete |= MSG_INC_HEADERS;
+    if (strlen(name) + strlen(value) + 1 > lim->max_header_len)
+        mc->mctx_incomplete |= MSG_INC_HEADERS;
+    if (strcasecmp(name, MARKER_HEADER) == 0) {
+        if (mc->mctx_nmarkers < CTX_MAX_MARKERS
+            && (mc->mctx_markers[mc->mctx_nmarkers] = strndup(value, 256)) == NULL)
+            return ctx_fault(ctx, mc, "marker header");
+        mc->mctx_nmarkers++;
+    } else if (mc->mctx_msgid == NULL && strcasecmp(name, "Message-ID") == 0) {
+        if ((mc->mctx_msgid = strndup(value, MSGID_MAX)) == NULL)
+            return ctx_fault(ctx, mc, "message-id");
+    }
+    if (spool_header(mc->mctx_spool, name, value, cc->cctx_leadspc) < 0)
+        return ctx_fault(ctx, mc, "spool write");
+    return SMFIS_CONTINUE;
+}
+
+/* cb_eoh - the empty line between headers and body */
+sfsistat cb_eoh(SMFICTX *ctx)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        return SMFIS_TEMPFAIL;
+    ctx_update_qid(ctx, mc);
+    if (spool_write(mc->mctx_spool, "\r\n", 2) < 0)
+        return ctx_fault(ctx, mc, "spool write");
+    return SMFIS_CONTINUE;
+}
+
+/* cb_body - spool a body chunk and feed the digest */
+sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        return SMFIS_TEMPFAIL;
+    if (spool_write(mc->mctx_spool, chunk, len) < 0)
+        return ctx_fault(ctx, mc, "spool write");
+    if (body_digest_update(mc->mctx_digest, chunk, len) < 0)
+        return ctx_fault(ctx, mc, "body digest");
+    return SMFIS_CONTINUE;
+}
+
+/* rcpt_list - the envelope recipients as a string array (caller frees the array) */
+static const char **rcpt_list(const struct msg_envelope *env)
+{
+    const char **v = calloc(env->nrcpts + 1, sizeof(*v));
+
+    if (v != NULL)
+        for (size_t i = 0; i < env->nrcpts; i++)
+            v[i] = env->rcpts[i].addr;
+    return v;
+}
+
+/* eom_check_markers - 1: a marker verified; 0: none did (removed); -1: fault */
+static int eom_check_markers(SMFICTX *ctx, struct msg_ctx *mc,
+                             const unsigned char digest[MARKER_DIGEST_LEN])
+{
+    const struct config *cfg = mc->mctx_gc->cfg;
+    const char **rcpts;
+    size_t kept = mc->mctx_nmarkers < CTX_MAX_MARKERS ? mc->mctx_nmarkers : CTX_MAX_MARKERS;
+
+    if (mc->mctx_nmarkers == 0)
+        return 0;
+    if ((rcpts = rcpt_list(&mc->mctx_env)) == NULL)
+        return -1;
+    for (size_t i = 0; i < kept; i++) {
+        enum marker_status st = marker_verify(cfg->loop_key, sizeof(cfg->loop_key),
+                                              mc->mctx_markers[i], time(NULL),
+                                              cfg->loop_max_age, mc->mctx_msgid,
+                                              rcpts, mc->mctx_env.nrcpts, digest);
+
+        if (st == MARKER_VALID) {
+            free(rcpts);
+            return 1;
+        }
+        log_notice(mc->mctx_qid, "loop marker %zu not verified (%s): removed, message inspected",
+                   i + 1, marker_status_str(st));
+    }
+    free(rcpts);
+    if (apply_remove_markers(ctx, mc->mctx_nmarkers) < 0)
+        return -1;
+    return 0;
+}
+
+/* cb_eom - decide and act */
+sfsistat cb_eom(SMFICTX *ctx)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+    const struct config *cfg;
+    unsigned char digest[MARKER_DIGEST_LEN];
+    struct rules_scan *scan = NULL;
+    struct msg_model *model = NULL;
+    struct rules_result res;
+    sfsistat st;
+    int r;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        return SMFIS_TEMPFAIL;
+    ctx_update_qid(ctx, mc);
+    cfg = mc->mctx_gc->cfg;
+    memset(&res, 0, sizeof(res));
+    if (body_digest_final(mc->mctx_digest, digest) < 0) {
+        st = ctx_fault(ctx, mc, "body digest");
+        goto out;
+    }
+    if ((r = eom_check_markers(ctx, mc, digest)) < 0) {
+        st = ctx_fault(ctx, mc, "loop marker");
+        goto out;
+    }
+    if (r == 1) {
+        log_info(mc->mctx_qid, "loop marker verified: produced by this gateway, passed untouched");
+        st = SMFIS_ACCEPT;
+        goto out;
+    }
+    if ((scan = rules_scan_new(cfg->rules)) == NULL) {
+        st = ctx_fault(ctx, mc, "rules scan");
+        goto out;
+    }
+    if (msg_model_build(mc->mctx_spool, &cfg->limits, rules_scan_sink(scan), &model) < 0) {
+        st = ctx_fault(ctx, mc, "message model");
+        goto out;
+    }
+    model->incomplete |= mc->mctx_incomplete;
+    if (rules_eval(cfg->rules, model, &mc->mctx_env, scan, cfg->on_incomplete, &res) < 0) {
+        st = ctx_fault(ctx, mc, "rule evaluation");
+        goto out;
+    }
+    st = apply_decision(ctx, cc, model, &res, digest);
+out:
+    rules_result_free(&res);
+    msg_model_free(model);
+    rules_scan_free(scan);
+    msg_reset(cc);
+    return st;
+}
+
+/* cb_abort - the MTA dropped the message */
+sfsistat cb_abort(SMFICTX *ctx)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+
+    if (cc != NULL)
+        msg_reset(cc);
+    return SMFIS_CONTINUE;
+}
+
+/* cb_close - the connection ends */
+sfsistat cb_close(SMFICTX *ctx)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+
+    if (cc == NULL)
+        return SMFIS_CONTINUE;
+    msg_reset(cc);
+    free(cc);
+    ms_smfi->setpriv(ctx, NULL);
+    gateway_leave();
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mailseal_desc = {
+    .xxfi_name = (char *)"mailseal",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = NULL,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_unknown = NULL,
+    .xxfi_data = NULL,
+    .xxfi_negotiate = cb_negotiate,
+};

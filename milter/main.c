@@ -1,0 +1,376 @@
+/*
+ * main - mailseal-milter: start-up, privileges, signals and shutdown.
+ *
+ * Start: load and validate the whole configuration (creating the loop
+ * secret on first start), open the milter socket as root, hand a unix
+ * socket to the service user, detach unless -f, write the pid file, drop
+ * privileges for good, disable core dumps, then run libmilter.
+ * Signals: SIGUSR1 reloads (a thread of ours waits for it; libmilter's own
+ * signal thread turns SIGHUP and SIGTERM into a stop).  On a stop the
+ * listening socket is closed at once and connections in flight are given
+ * milter.shutdown_timeout seconds to finish; then the process exits 0.
+ * Exit 1 on any start-up failure, with the reason on stderr and in syslog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#include "crypto/keyfile.h"
+#include "milter/callbacks.h"
+#include "milter/gateway.h"
+#include "util/log.h"
+
+struct run_user {
+    int set;                  /* a user to switch to */
+    uid_t uid;
+    gid_t gid;
+    char name[64];
+};
+
+/* usage - print the options */
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mailseal-milter [-c FILE] [-s SOCKET] [-f] [-t] [-h] [-V]\n"
+            "  -c FILE    configuration file (default %s)\n"
+            "  -s SOCKET  milter socket, overriding milter.socket: unix:/path or inet:PORT@HOST\n"
+            "  -f         stay in the foreground and log to stderr as well\n"
+            "  -t         check the configuration and the rules, then exit (0 when valid)\n"
+            "  -h         this help\n"
+            "  -V         print the version\n",
+            CONFIG_DEFAULT_PATH);
+}
+
+/* print_diag - every diagnostic to stderr and the log */
+static void print_diag(const struct diag *d)
+{
+    for (size_t i = 0; i < diag_count(d); i++)
+        log_err(NULL, "%s", diag_get(d, i));
+}
+
+/* check_config - -t: validate the configuration, rules and secret file */
+static int check_config(const char *path)
+{
+    struct diag d;
+    struct config *cfg;
+    unsigned char key[CONFIG_LOOP_KEY_LEN];
+    int rc = 0;
+
+    diag_init(&d);
+    cfg = config_load(path, CONFIG_SKIP_SECRET, &d);
+    if (cfg != NULL) {
+        if (access(cfg->loop_secret_file, F_OK) < 0 && errno == ENOENT)
+            fprintf(stderr, "%s: loop secret %s does not exist yet: it is created at the first start\n",
+                    path, cfg->loop_secret_file);
+        else if (keyfile_load(cfg->loop_secret_file, key, sizeof(key), 0, (gid_t)-1, &d) < 0)
+            rc = 1;
+        OPENSSL_cleanse(key, sizeof(key));
+    }
+    if (cfg == NULL || rc) {
+        diag_print(&d, stderr);
+        fprintf(stderr, "%s: %zu error(s)\n", path, diag_count(&d));
+        rc = 1;
+    } else {
+        printf("%s: configuration valid (%zu rule(s) from %s)\n", path,
+               rules_count(cfg->rules), cfg->rules_path);
+    }
+    config_free(cfg);
+    diag_free(&d);
+    return rc;
+}
+
+/* resolve_user - look up milter.user / milter.group */
+static int resolve_user(const struct config *cfg, struct run_user *ru)
+{
+    struct passwd *pw;
+
+    memset(ru, 0, sizeof(*ru));
+    if (cfg->user == NULL || cfg->user[0] == 0)
+        return 0;
+    if ((pw = getpwnam(cfg->user)) == NULL) {
+        log_err(NULL, "milter.user %s: no such user", cfg->user);
+        return -1;
+    }
+    ru->set = 1;
+    ru->uid = pw->pw_uid;
+    ru->gid = pw->pw_gid;
+    snprintf(ru->name, sizeof(ru->name), "%s", cfg->user);
+    if (cfg->group && cfg->group[0]) {
+        struct group *gr = getgrnam(cfg->group);
+
+        if (gr == NULL) {
+            log_err(NULL, "milter.group %s: no such group", cfg->group);
+            return -1;
+        }
+        ru->gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+/* prepare_spool - make sure the spool directory exists and is private */
+static int prepare_spool(const char *dir, const struct run_user *ru)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) == 0) {
+        if (ru->set && geteuid() == 0 && chown(dir, ru->uid, ru->gid) < 0) {
+            log_err(NULL, "spool.directory %s: chown: %s", dir, strerror(errno));
+            return -1;
+        }
+    } else if (errno != EEXIST) {
+        log_err(NULL, "spool.directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        log_err(NULL, "spool.directory %s: not a directory", dir);
+        return -1;
+    }
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        log_err(NULL, "spool.directory %s is writable by others: refused", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* socket_path - the file of a unix: or local: socket spec, NULL otherwise */
+static const char *socket_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    if (spec[0] == '/')
+        return spec;
+    return NULL;
+}
+
+/* open_socket - create the listening socket (as root) */
+static int open_socket(const struct config *cfg, const struct run_user *ru)
+{
+    const char *path = socket_path(cfg->socket);
+
+    if (smfi_setconn((char *)cfg->socket) != MI_SUCCESS
+        || smfi_settimeout((int)cfg->timeout) != MI_SUCCESS
+        || smfi_register(mailseal_desc) != MI_SUCCESS) {
+        log_err(NULL, "libmilter set-up failed for socket %s", cfg->socket);
+        return -1;
+    }
+    umask((mode_t)cfg->umask);
+    if (smfi_opensocket(1) != MI_SUCCESS) {
+        log_err(NULL, "cannot open milter socket %s (is the directory there, "
+                "or another instance running?)", cfg->socket);
+        return -1;
+    }
+    if (path && ru->set && geteuid() == 0 && chown(path, ru->uid, ru->gid) < 0) {
+        log_err(NULL, "cannot hand socket %s to user %s: %s", path, ru->name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* detach - become a background daemon */
+static int detach(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    if (chdir("/") < 0)
+        return -1;
+    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    return 0;
+}
+
+/* write_pid - write the pid file, owned by the service user */
+static int write_pid(const char *path, const struct run_user *ru)
+{
+    char text[32];
+    int fd, n;
+
+    if (path == NULL || path[0] == 0)
+        return 0;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_err(NULL, "pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (write(fd, text, (size_t)n) != n) {
+        log_err(NULL, "pid file %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (ru->set && geteuid() == 0 && fchown(fd, ru->uid, ru->gid) < 0)
+        log_warning(NULL, "pid file %s: chown: %s", path, strerror(errno));
+    close(fd);
+    return 0;
+}
+
+/* drop_privileges - switch to the service user for good */
+static int drop_privileges(const struct run_user *ru)
+{
+    if (!ru->set)
+        return 0;
+    if (geteuid() != 0) {
+        if (geteuid() != ru->uid)
+            log_warning(NULL, "not started as root: staying uid %ld instead of user %s",
+                        (long)geteuid(), ru->name);
+        return 0;
+    }
+    if (initgroups(ru->name, ru->gid) < 0 || setgid(ru->gid) < 0 || setuid(ru->uid) < 0) {
+        log_err(NULL, "cannot switch to user %s: %s", ru->name, strerror(errno));
+        return -1;
+    }
+    if (ru->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        log_err(NULL, "privileges could be regained after switching to %s: refusing to run", ru->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* no_core_dumps - key material must never land in a core file */
+static void no_core_dumps(void)
+{
+    struct rlimit rl = { 0, 0 };
+
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* reload_thread - wait for SIGUSR1 and reload */
+static void *reload_thread(void *arg)
+{
+    sigset_t set;
+    int sig;
+
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1) {
+            log_notice(NULL, "reload requested (SIGUSR1)");
+            gateway_reload();
+        }
+    }
+    return NULL;
+}
+
+/* start_reload_thread - block SIGUSR1 everywhere and let one thread take it */
+static int start_reload_thread(void)
+{
+    sigset_t set;
+    pthread_t tid;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0
+        || pthread_create(&tid, NULL, reload_thread, NULL) != 0)
+        return -1;
+    pthread_detach(tid);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = CONFIG_DEFAULT_PATH, *socket_override = NULL;
+    int foreground = 0, test = 0, c, rc, left;
+    struct run_user ru;
+    struct gw_conf *gc;
+    struct diag d;
+
+    while ((c = getopt(argc, argv, "c:s:fthV")) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 's': socket_override = optarg; break;
+        case 'f': foreground = 1; break;
+        case 't': test = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V':
+            printf("mailseal-milter %s (%s)\n", MAILSEAL_VERSION, OPENSSL_VERSION_TEXT);
+            return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (test) {
+        log_open("mailseal-milter", 1, 0, LOG_MAIL);
+        return check_config(path);
+    }
+    log_open("mailseal-milter", 1, 1, LOG_MAIL);
+    diag_init(&d);
+    if (gateway_start(path, CONFIG_CREATE_SECRET, socket_override, &d) < 0) {
+        print_diag(&d);
+        log_fatal("%s: %zu error(s): not started", path, diag_count(&d));
+    }
+    diag_free(&d);
+    gc = gateway_acquire();
+    log_set_level(gc->cfg->log_level);
+    if (resolve_user(gc->cfg, &ru) < 0 || prepare_spool(gc->cfg->spool_dir, &ru) < 0
+        || open_socket(gc->cfg, &ru) < 0)
+        log_fatal("not started");
+    if (!foreground) {
+        log_close();
+        if (detach() < 0)
+            log_fatal("cannot detach: %s", strerror(errno));
+        log_open("mailseal-milter", 0, 1, gc->cfg->syslog_facility);
+    } else {
+        log_close();
+        log_open("mailseal-milter", 1, 1, gc->cfg->syslog_facility);
+    }
+    if (write_pid(gc->cfg->pid_file, &ru) < 0 || drop_privileges(&ru) < 0)
+        log_fatal("not started");
+    no_core_dumps();
+    if (start_reload_thread() < 0)
+        log_fatal("cannot start the reload thread");
+    log_notice(NULL, "started: socket %s, %zu rule(s), user %s, pid %ld",
+               gc->cfg->socket, rules_count(gc->cfg->rules),
+               ru.set ? ru.name : "(unchanged)", (long)getpid());
+    gateway_release(gc);
+
+    rc = smfi_main();
+
+    gc = gateway_acquire();
+    log_notice(NULL, "stopping: no new connections; waiting up to %us for messages in flight",
+               gc->cfg->shutdown_timeout);
+    left = gateway_wait_idle(gc->cfg->shutdown_timeout);
+    if (left > 0)
+        log_warning(NULL, "stopped with %d connection(s) still open: their MTA retries them", left);
+    else
+        log_notice(NULL, "stopped");
+    if (gc->cfg->pid_file && gc->cfg->pid_file[0])
+        unlink(gc->cfg->pid_file);
+    gateway_release(gc);
+    gateway_shutdown();
+    log_close();
+    return rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,17 @@
+/*
+ * smfi_ops - the libmilter call table (see smfi_ops.h).
+ */
+#include "milter/smfi_ops.h"
+
+const struct smfi_ops smfi_ops_libmilter = {
+    .getsymval = smfi_getsymval,
+    .setpriv = smfi_setpriv,
+    .getpriv = smfi_getpriv,
+    .setreply = smfi_setreply,
+    .addheader = smfi_addheader,
+    .chgheader = smfi_chgheader,
+    .quarantine = smfi_quarantine,
+    .setsymlist = smfi_setsymlist,
+};
+
+const struct smfi_ops *ms_smfi = &smfi_ops_libmilter;
