@@ -1,0 +1,421 @@
+/*
+ * test_callbacks - the milter callbacks driven through a recording fake of
+ * libmilter: what each decision asks the MTA to do, the loop marker
+ * (forged, genuine, several), reverse-order header deletion
+ * (CVE-2022-48521), tempfail on spool faults, scope, and reload keeping the
+ * old rules on a bad file while messages in flight keep their own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "crypto/marker.h"
+#include "milter/callbacks.h"
+#include "milter/gateway.h"
+#include "milter/smfi_ops.h"
+#include "util/buf.h"
+
+static char dir[64];
+static char path_conf[128], path_rules[128];
+static void *fake_priv;
+static struct buf ops;              /* one line per MTA operation */
+static const char *fake_auth;
+static SMFICTX *const CTX = (SMFICTX *)&fake_priv;
+
+static char *fake_getsymval(SMFICTX *ctx, char *name)
+{
+    (void)ctx;
+    if (strcmp(name, "i") == 0)
+        return (char *)"4XyZ12";
+    if (strcmp(name, "{auth_authen}") == 0)
+        return (char *)fake_auth;
+    return NULL;
+}
+static int fake_setpriv(SMFICTX *ctx, void *p) { (void)ctx; fake_priv = p; return MI_SUCCESS; }
+static void *fake_getpriv(SMFICTX *ctx) { (void)ctx; return fake_priv; }
+static int fake_setreply(SMFICTX *ctx, char *r, char *x, char *t)
+{
+    (void)ctx;
+    buf_printf(&ops, "reply %s %s %s\n", r, x, t);
+    return MI_SUCCESS;
+}
+static int fake_addheader(SMFICTX *ctx, char *n, char *v)
+{
+    (void)ctx;
+    buf_printf(&ops, "add %s:%s\n", n, strcmp(n, MARKER_HEADER) == 0 ? " (marker)" : v);
+    return MI_SUCCESS;
+}
+static int fake_chgheader(SMFICTX *ctx, char *n, int i, char *v)
+{
+    (void)ctx;
+    if (v == NULL)
+        buf_printf(&ops, "del %s %d\n", n, i);
+    else
+        buf_printf(&ops, "chg %s %d:%s\n", n, i, v);
+    return MI_SUCCESS;
+}
+static int fake_quarantine(SMFICTX *ctx, char *r) { (void)ctx; buf_printf(&ops, "quarantine %s\n", r); return MI_SUCCESS; }
+static int fake_setsymlist(SMFICTX *ctx, int s, char *m) { (void)ctx; (void)s; (void)m; return MI_SUCCESS; }
+
+static const struct smfi_ops fake_ops = {
+    fake_getsymval, fake_setpriv, fake_getpriv, fake_setreply, fake_addheader,
+    fake_chgheader, fake_quarantine, fake_setsymlist,
+};
+
+/* write_text - replace a file's contents */
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static const char rules_a[] =
+    "rules:\n"
+    "  - name: tag\n"
+    "    if: {subject_contains: \"[tag]\"}\n"
+    "    then: {add_header: {name: X-Tag, value: yes}}\n"
+    "  - name: prefix\n"
+    "    if: {subject_contains: \"[secure]\", recipient_scope: external}\n"
+    "    then: {prepend_subject: \"[Secure] \"}\n"
+    "  - name: block\n"
+    "    if: {subject_contains: \"[block]\"}\n"
+    "    then: {reject: {code: 550, status: \"5.7.1\", message: \"Blocked 100% by policy\"}}\n"
+    "  - name: hold\n"
+    "    if: {subject_contains: \"[hold]\"}\n"
+    "    then: {quarantine: \"held for review\"}\n"
+    "  - name: setter\n"
+    "    if: {subject_contains: \"[set]\"}\n"
+    "    then: {set_header: {name: X-Class, value: secret}}\n";
+
+static int setup(void **state)
+{
+    struct diag d;
+    char conf[512];
+
+    (void)state;
+    strcpy(dir, "/tmp/mailseal-cb-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(path_conf, sizeof(path_conf), "%s/mailseal.yaml", dir);
+    snprintf(path_rules, sizeof(path_rules), "%s/rules.yaml", dir);
+    snprintf(conf, sizeof(conf),
+             "organization:\n  domains: [example.com]\n"
+             "rules: rules.yaml\n"
+             "spool: {directory: %s, memory_limit: 64KB}\n"
+             "loop: {secret_file: %s/loop.key}\n", dir, dir);
+    write_text(path_conf, conf);
+    write_text(path_rules, rules_a);
+    ms_smfi = &fake_ops;
+    buf_init(&ops, 1 << 20);
+    diag_init(&d);
+    if (gateway_start(path_conf, CONFIG_CREATE_SECRET, NULL, &d) < 0) {
+        diag_print(&d, stderr);
+        return -1;
+    }
+    diag_free(&d);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    gateway_shutdown();
+    buf_free(&ops);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+struct hdr { const char *name, *value; };
+
+/* connect_from - open a fake connection from 127.0.0.1 */
+static void connect_from(const char *ip)
+{
+    struct sockaddr_in sin;
+    unsigned long p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &sin.sin_addr);
+    assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
+    assert_true(p1 & SMFIP_HDR_LEADSPC);
+    assert_int_equal(cb_connect(CTX, (char *)"client", (struct sockaddr *)&sin), SMFIS_CONTINUE);
+}
+
+/* start_message - MAIL FROM, RCPT TO and headers; returns the last status */
+static sfsistat start_message(const char *to, const struct hdr *h)
+{
+    char *from[] = { (char *)"<alice@example.com>", NULL };
+    char *rcpt[] = { (char *)to, NULL };
+    sfsistat st;
+
+    if ((st = cb_envfrom(CTX, from)) != SMFIS_CONTINUE)
+        return st;
+    if ((st = cb_envrcpt(CTX, rcpt)) != SMFIS_CONTINUE)
+        return st;
+    for (; h && h->name; h++)
+        if ((st = cb_header(CTX, (char *)h->name, (char *)h->value)) != SMFIS_CONTINUE)
+            return st;
+    return cb_eoh(CTX);
+}
+
+/* finish_message - body and end of message */
+static sfsistat finish_message(const char *body)
+{
+    sfsistat st = cb_body(CTX, (unsigned char *)body, strlen(body));
+
+    return st == SMFIS_CONTINUE ? cb_eom(CTX) : st;
+}
+
+/* run_message - one whole message on a fresh connection; the MTA operations in ops */
+static sfsistat run_message(const char *to, const struct hdr *h, const char *body)
+{
+    sfsistat st;
+
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    st = start_message(to, h);
+    if (st == SMFIS_CONTINUE)
+        st = finish_message(body);
+    cb_close(CTX);
+    assert_null(fake_priv);
+    return st;
+}
+
+static void test_decisions(void **state)
+{
+    static const struct hdr h_tag[] = { { "Subject", " Report [tag]" }, { "Message-ID", " <a@x>" }, { NULL, NULL } };
+    static const struct hdr h_none[] = { { "Subject", " hello" }, { NULL, NULL } };
+    static const struct hdr h_block[] = { { "Subject", " [block] x" }, { NULL, NULL } };
+    static const struct hdr h_hold[] = { { "Subject", " [hold] x" }, { NULL, NULL } };
+    static const struct hdr h_secure[] = { { "Subject", " =?UTF-8?B?W3NlY3VyZV0gUTMgbnVtYmVycw==?=" }, { NULL, NULL } };
+    static const struct hdr h_set[] = { { "X-Class", " a" }, { "Subject", " [set]" }, { "X-Class", " b" },
+                                        { "x-class", " c" }, { NULL, NULL } };
+    struct { const char *name; const char *to; const struct hdr *h; sfsistat want; const char *ops; } cases[] = {
+        { "no rule matches", "<bob@partner.test>", h_none, SMFIS_CONTINUE, "" },
+        { "add_header", "<bob@partner.test>", h_tag, SMFIS_CONTINUE,
+          "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n" },
+        { "reject, % escaped", "<bob@partner.test>", h_block, SMFIS_REJECT,
+          "reply 550 5.7.1 Blocked 100%% by policy\n" },
+        { "quarantine", "<bob@partner.test>", h_hold, SMFIS_CONTINUE, "quarantine held for review\n" },
+        { "prepend to an encoded subject, external", "<bob@partner.test>", h_secure, SMFIS_CONTINUE,
+          "chg Subject 1: [Secure] [secure] Q3 numbers\nadd X-Mailseal-Loop: (marker)\n" },
+        { "recipient_scope: internal recipient only", "<carol@example.com>", h_secure, SMFIS_CONTINUE, "" },
+        { "set_header: delete extra copies last first", "<bob@partner.test>", h_set, SMFIS_CONTINUE,
+          "del X-Class 3\ndel X-Class 2\nchg X-Class 1: secret\nadd X-Mailseal-Loop: (marker)\n" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sfsistat st = run_message(cases[i].to, cases[i].h, "body\r\n");
+
+        if (st != cases[i].want || strcmp(buf_str(&ops), cases[i].ops) != 0)
+            fail_msg("%s: status %d (want %d), ops:\n%s\nwant:\n%s", cases[i].name, st,
+                     cases[i].want, buf_str(&ops), cases[i].ops);
+    }
+}
+
+/* genuine_marker - a marker this installation would write for the message */
+static void genuine_marker(const char *msgid, const char *rcpt, const char *body, struct buf *out)
+{
+    struct gw_conf *gc = gateway_acquire();
+    struct body_digest *bd = body_digest_new();
+    unsigned char digest[MARKER_DIGEST_LEN];
+    const char *rcpts[] = { rcpt };
+
+    assert_int_equal(body_digest_update(bd, body, strlen(body)), 0);
+    assert_int_equal(body_digest_final(bd, digest), 0);
+    body_digest_free(bd);
+    buf_init(out, 512);
+    buf_addc(out, ' ');
+    assert_int_equal(marker_make(gc->cfg->loop_key, 32, time(NULL), msgid, rcpts, 1, digest, out), 0);
+    gateway_release(gc);
+}
+
+static void test_loop_marker(void **state)
+{
+    struct buf m;
+    sfsistat st;
+
+    (void)state;
+    genuine_marker(" <m1@example.com>", "bob@partner.test", "body\r\n", &m);
+    {
+        /* genuine: passes untouched, even though a rule would match */
+        const struct hdr h[] = { { "Subject", " [tag]" }, { "Message-ID", " <m1@example.com>" },
+                                 { MARKER_HEADER, m.data }, { NULL, NULL } };
+
+        st = run_message("<bob@partner.test>", h, "body\r\n");
+        assert_int_equal(st, SMFIS_ACCEPT);
+        assert_string_equal(buf_str(&ops), "");
+    }
+    {
+        /* the same marker on another body (or to other recipients) is not accepted */
+        const struct hdr h[] = { { "Subject", " [tag]" }, { "Message-ID", " <m1@example.com>" },
+                                 { MARKER_HEADER, m.data }, { NULL, NULL } };
+
+        st = run_message("<bob@partner.test>", h, "other body\r\n");
+        assert_int_equal(st, SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 1\nadd X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+        st = run_message("<eve@evil.test>", h, "body\r\n");
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 1\nadd X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    }
+    {
+        /* two forged markers: both removed, highest index first; rules still run */
+        const struct hdr h[] = { { MARKER_HEADER, " v=1; t=1; s=AAAA" }, { "Subject", " [tag]" },
+                                 { "x-mailseal-loop", " forged" }, { NULL, NULL } };
+
+        st = run_message("<bob@partner.test>", h, "body\r\n");
+        assert_int_equal(st, SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 2\ndel X-Mailseal-Loop 1\n"
+                                           "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    }
+    buf_free(&m);
+}
+
+static void test_abort_and_reuse(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+
+    (void)state;
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    assert_int_equal(cb_abort(CTX), SMFIS_CONTINUE);
+    /* a second message on the same connection, then one started twice */
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    assert_int_equal(finish_message("x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    cb_close(CTX);
+    assert_int_equal(gateway_wait_idle(0), 0);
+}
+
+static void test_large_message_spills(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    struct buf body = BUF_INIT(4 << 20);
+
+    (void)state;
+    for (int i = 0; i < 40000; i++)
+        assert_int_equal(buf_adds(&body, "a line of text that is long enough to matter.\r\n"), 0);
+    assert_int_equal(run_message("<bob@partner.test>", h, body.data), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    buf_free(&body);
+}
+
+static void test_spool_fault_tempfails(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    struct buf body = BUF_INIT(1 << 20);
+    struct gw_conf *gc = gateway_acquire();
+    char *saved = gc->cfg->spool_dir;
+
+    (void)state;
+    gc->cfg->spool_dir = (char *)"/nonexistent/mailseal-spool";
+    for (int i = 0; i < 3000; i++)
+        buf_adds(&body, "more than the 64 KB memory limit allows......\r\n");
+    assert_int_equal(run_message("<bob@partner.test>", h, body.data), SMFIS_TEMPFAIL);
+    assert_non_null(strstr(buf_str(&ops), "reply 451 4.3.0"));
+    gc->cfg->spool_dir = saved;
+    gateway_release(gc);
+    buf_free(&body);
+}
+
+static void test_scope(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    char conf[512];
+    char *from[] = { (char *)"<alice@example.com>", NULL };
+    struct gw_conf *gc;
+
+    (void)state;
+    snprintf(conf, sizeof(conf),
+             "organization:\n  domains: [example.com]\nrules: rules.yaml\n"
+             "spool: {directory: %s}\nloop: {secret_file: %s/loop.key}\n"
+             "apply_to: {authenticated: true, networks: [10.0.0.0/8]}\n", dir, dir);
+    write_text(path_conf, conf);
+    assert_int_equal(gateway_reload(), 0);
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    fake_auth = NULL;
+    assert_int_equal(cb_envfrom(CTX, from), SMFIS_ACCEPT);       /* not listed: passed */
+    fake_auth = "alice";
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);   /* authenticated */
+    assert_int_equal(finish_message("x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    cb_close(CTX);
+    fake_auth = NULL;
+    buf_reset(&ops);
+    connect_from("10.1.2.3");
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);    /* listed network */
+    cb_close(CTX);
+    gc = gateway_acquire();
+    assert_int_equal(gc->cfg->apply_all, 0);
+    gateway_release(gc);
+}
+
+static void test_reload(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    char conf[512];
+
+    (void)state;
+    snprintf(conf, sizeof(conf),
+             "organization:\n  domains: [example.com]\nrules: rules.yaml\n"
+             "spool: {directory: %s}\nloop: {secret_file: %s/loop.key}\n", dir, dir);
+    write_text(path_conf, conf);
+    write_text(path_rules, rules_a);
+    assert_int_equal(gateway_reload(), 0);
+    /* a broken rules file: reload fails, the old rules stay */
+    write_text(path_rules, "rules:\n  - name: tag\n    if: {subject_contains: [unclosed\n");
+    assert_int_equal(gateway_reload(), -1);
+    assert_int_equal(run_message("<bob@partner.test>", h, "x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    /* a message in flight across a good reload finishes with the rules it started with */
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    write_text(path_rules,
+               "rules:\n  - name: tag2\n    if: {subject_contains: \"[tag]\"}\n"
+               "    then: {add_header: {name: X-Tag2, value: two}}\n");
+    assert_int_equal(gateway_reload(), 0);
+    assert_int_equal(finish_message("x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    /* the next message uses the new rules */
+    buf_reset(&ops);
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    assert_int_equal(finish_message("x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag2: two\nadd X-Mailseal-Loop: (marker)\n");
+    cb_close(CTX);
+    write_text(path_rules, rules_a);
+    assert_int_equal(gateway_reload(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_loop_marker),
+        cmocka_unit_test(test_abort_and_reuse),
+        cmocka_unit_test(test_large_message_spills),
+        cmocka_unit_test(test_spool_fault_tempfails),
+        cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_reload),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
