@@ -10,7 +10,8 @@
 # policy-rc.d refuses service starts during the install, and debconf is
 # preseeded to "Local only" (loopback, port 25) should it ever be started.
 # The tests and the demo run private instances on other ports, so a system
-# instance that was already running is left alone.
+# instance that was already running is left alone.  The system user and
+# group mailseal are created, and postfix is added to group mailseal.
 set -euo pipefail
 
 PACKAGES=(
@@ -91,5 +92,12 @@ if ! getent passwd mailseal >/dev/null; then
   say "creating system user mailseal (no login shell, no home)"
   useradd --system --gid mailseal --no-create-home --home-dir /nonexistent \
           --shell /usr/sbin/nologin --comment "mailseal milter" mailseal
+fi
+# Postfix reaches the daemon's unix socket through group mailseal (see
+# packaging/postfix); the demo uses that set-up.
+if getent passwd postfix >/dev/null &&
+   ! id -nG postfix | tr ' ' '\n' | grep -qx mailseal; then
+  say "adding user postfix to group mailseal (access to the milter socket)"
+  usermod -a -G mailseal postfix
 fi
 say "done"

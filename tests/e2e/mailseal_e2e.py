@@ -36,6 +36,7 @@ import smtplib
 import socket
 import socketserver
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -144,6 +145,23 @@ def header_fields(data):
 def header_values(data, name):
     """header_values - the values of every header field called name (any case)."""
     return [v for n, v in header_fields(data) if n.lower() == name.lower()]
+
+
+def remove_headers(data, names):
+    """remove_headers - the message without the header fields called any of
+    names (any case, continuation lines included); the rest byte for byte."""
+    wanted = {n.lower() for n in names}
+    head, body = split_message(data)
+    sep = data[len(head):len(data) - len(body)]
+    out, skipping = [], False
+    for line in re.split(rb"(?<=\n)", head):
+        if not line:
+            continue
+        if line[:1] not in (b" ", b"\t"):
+            skipping = line.partition(b":")[0].decode("latin-1").strip().lower() in wanted
+        if not skipping:
+            out.append(line)
+    return b"".join(out) + sep + body
 
 
 def strip_received(data):
@@ -316,8 +334,10 @@ class Sink:
     accepts everything and keeps each message in memory and as
     DIRECTORY/NNN.eml (exact bytes) plus NNN.json (envelope)."""
 
-    def __init__(self, directory, port=0, host=LOCALHOST, max_size=256 << 20):
+    def __init__(self, directory, port=0, host=LOCALHOST, max_size=256 << 20,
+                 on_message=None):
         self.directory = directory
+        self.on_message = on_message  # called with each SinkMessage (session thread)
         self.host = host
         self.port = port
         self.max_size = max_size
@@ -370,7 +390,9 @@ class Sink:
             msg = SinkMessage(index, helo, mail_from, rcpts, data, path)
             self._messages.append(msg)
             self._cond.notify_all()
-            return msg
+        if self.on_message is not None:
+            self.on_message(msg)
+        return msg
 
     def messages(self):
         """messages - every message received so far, in arrival order."""
@@ -733,6 +755,8 @@ class Milter:
     DIRECTORY/milter.sock.  config: extra top-level config sections, merged
     over the defaults (e.g. {"milter": {"user": "mailseal"}})."""
 
+    RELOAD_DONE = re.compile(r"reload failed|configuration generation \d+ in force")
+
     def __init__(self, directory, rules=None, domains=("example.com",),
                  transport="inet", config=None, binary=None, create_secret=True):
         self.directory = directory
@@ -867,11 +891,12 @@ class Milter:
         os.kill(self.proc.pid, sig)
 
     def reload(self, timeout=15):
-        """reload - SIGUSR1, then wait until the log reports the reload
-        (a new line mentioning "reload"); returns the new log text."""
+        """reload - SIGUSR1, then wait until the log reports the reload's
+        result ("reload failed ..." or "... configuration generation N in
+        force"); returns the log text written since the signal."""
         before = len(self.log())
         self.signal(signal.SIGUSR1)
-        pat = re.compile(r"(?i)reload")
+        pat = self.RELOAD_DONE
         new = wait_until(lambda: (lambda t: t if pat.search(t) else "")(self.log()[before:]),
                          timeout)
         if not new:
@@ -1156,3 +1181,42 @@ class E2ETestCase(unittest.TestCase):
         if self.sink is not None:
             out += ["--- sink: %d message(s) ---" % self.sink.count()]
         print("\n".join(out), flush=True)
+
+
+# ---------------------------------------------------------------------------
+# command line (used by scripts/demo.sh): one Postfix configuration for all
+
+def main(argv=None):
+    """main - `postfix-start DIR --port P --relay-port R [--milter M]` and
+    `postfix-stop DIR`: a private Postfix instance under DIR."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="mailseal_e2e.py",
+                                 description="private Postfix instance for tests and the demo")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    st = sub.add_parser("postfix-start", help="write the configuration and start")
+    st.add_argument("dir")
+    st.add_argument("--port", type=int, required=True, help="smtpd port on 127.0.0.1")
+    st.add_argument("--relay-port", type=int, required=True, help="sink port on 127.0.0.1")
+    st.add_argument("--milter", default=None, help="Postfix milter address")
+    sp = sub.add_parser("postfix-stop", help="stop the instance (by its master PID)")
+    sp.add_argument("dir")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "postfix-start":
+            pf = Postfix(os.path.abspath(args.dir), args.relay_port, port=args.port,
+                         milter=args.milter)
+            pf.start()
+            print("postfix: master pid %s, smtpd on %s:%d, log %s"
+                  % (pf.master_pid(), LOCALHOST, pf.port, pf.maillog_file))
+        else:
+            pf = Postfix(os.path.abspath(args.dir), 0)
+            pf.started = os.path.exists(os.path.join(pf.config_dir, "main.cf"))
+            pf.stop()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print("mailseal_e2e.py %s: %s" % (args.cmd, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
