@@ -91,5 +91,8 @@ int config_client_in_scope(const struct config *cfg, const struct sockaddr *sa,
 /* Value parsers shared with the rules loader; 0 ok, -1 invalid. */
 int config_parse_size(const char *s, unsigned long long *out);    /* "10MB", "512", "64KiB" */
 int config_parse_duration(const char *s, long *out);              /* "30s", "5m", "7d", "90" */
+/* Milter socket syntax (unix:/abs/path, local:/abs/path, inet:PORT@HOST,
+ * inet6:PORT@HOST); 0 ok, -1 with a static reason in *why.  For -s. */
+int config_check_socket(const char *s, const char **why);
 
 #endif

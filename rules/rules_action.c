@@ -1,0 +1,281 @@
+/*
+ * rules_action - the table of action kinds and their argument parsers.
+ *
+ * Interface: rules_action_kinds[] / rules_naction_kinds (see rules_int.h).
+ * The table order is the order in which one rule's actions are recorded
+ * and applied.  A parser fills a struct rule_action whose strings it
+ * allocates; rules_action_clear() releases them.  Everything that ends up
+ * in a header, an SMTP reply or a quarantine reason is checked here, at
+ * load time, so the milter can use it as it is:
+ *
+ *   add_header: {name: N, value: V}     N is RFC 5322 ftext (printable
+ *   set_header: {name: N, value: V}     ASCII but ':'), at most 76 bytes, not
+ *                                       the loop header; V has no CR/LF or
+ *                                       other controls but TAB; N: V fits
+ *                                       in 998 bytes
+ *   prepend_subject: TEXT               no control characters
+ *   reject: {code: 5xx, status: "5.X.Y", message: TEXT}
+ *                                       code 500..599 (default 550), status
+ *                                       class matching the code (default
+ *                                       5.7.1), message printable ASCII
+ *   quarantine: REASON                  printable ASCII
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rules/rules_int.h"
+
+#define HEADER_NAME_MAX 76
+#define HEADER_LINE_MAX 998
+#define SUBJECT_PREFIX_MAX 256
+#define REPLY_TEXT_MAX 400
+
+/* rules_text_ok - a string without control characters (see rules_int.h) */
+int rules_text_ok(const struct ynode *n, const char *what, size_t max,
+                  unsigned flags, struct diag *d)
+{
+    const unsigned char *p;
+
+    if (n == NULL || n->type != YNODE_SCALAR
+        || (ynode_is_null(n) && !(flags & RULES_TEXT_EMPTY))) {
+        ynode_error(d, n, "%s: expected a string, not %s", what, ynode_kind(n));
+        return -1;
+    }
+    if (n->len == 0 && !(flags & RULES_TEXT_EMPTY)) {
+        ynode_error(d, n, "%s: must not be empty", what);
+        return -1;
+    }
+    if (n->len > max) {
+        ynode_error(d, n, "%s: longer than %zu bytes", what, max);
+        return -1;
+    }
+    for (p = (const unsigned char *)n->value; *p; p++) {
+        if (*p == '\r' || *p == '\n') {
+            ynode_error(d, n, "%s: must not contain CR or LF", what);
+            return -1;
+        }
+        if ((*p < 0x20 && !(*p == '\t' && (flags & RULES_TEXT_TAB))) || *p == 0x7F
+            || (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+            ynode_error(d, n, "%s: must not contain control characters", what);
+            return -1;
+        }
+        if (*p >= 0x80 && (flags & RULES_TEXT_ASCII)) {
+            ynode_error(d, n, "%s: must be ASCII", what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* rules_action_clear - release an action's strings */
+void rules_action_clear(struct rule_action *a)
+{
+    free((char *)a->name);
+    free((char *)a->value);
+    free((char *)a->status);
+    free((char *)a->text);
+    a->name = a->value = a->status = a->text = NULL;
+}
+
+/* act_dup - copy a checked scalar, reporting failure at n */
+static const char *act_dup(const struct ynode *n, const char *what, struct diag *d)
+{
+    char *s = strdup(n->value);
+
+    if (s == NULL)
+        ynode_error(d, n, "%s: out of memory", what);
+    return s;
+}
+
+/* act_header_name_ok - RFC 5322 field name, not ours */
+static int act_header_name_ok(const struct ynode *n, const char *what,
+                              struct diag *d)
+{
+    if (!ynode_is_string(n)) {
+        ynode_error(d, n, "%s.name: expected a header name, not %s", what,
+                    ynode_kind(n));
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *)n->value; *p; p++) {
+        if (*p < 33 || *p > 126 || *p == ':' || n->len > HEADER_NAME_MAX) {
+            ynode_error(d, n, "%s.name: '%s' is not a valid header name "
+                        "(printable ASCII without spaces or colons, at most %d characters)",
+                        what, n->value, HEADER_NAME_MAX);
+            return -1;
+        }
+    }
+    if (strcasecmp(n->value, RULES_LOOP_HEADER) == 0) {
+        ynode_error(d, n, "%s.name: %s is the gateway's loop protection header "
+                    "and cannot be set by rules", what, RULES_LOOP_HEADER);
+        return -1;
+    }
+    return 0;
+}
+
+/* act_header_parse - {name, value} for add_header and set_header */
+static int act_header_parse(struct rule_action *a, const struct ynode *arg,
+                            const char *what, struct diag *d)
+{
+    static const char *const keys[] = { "name", "value" };
+    const struct ynode *name, *value;
+    char vwhat[64];
+    int bad = 0;
+
+    if (arg->type != YNODE_MAP) {
+        ynode_error(d, arg, "%s: expected a mapping with name and value, not %s",
+                    what, ynode_kind(arg));
+        return -1;
+    }
+    if (ymap_check_keys(arg, what, keys, 2, d) > 0)
+        bad = 1;
+    name = ymap_get(arg, "name");
+    value = ymap_get(arg, "value");
+    if (name == NULL) {
+        ynode_error(d, arg, "%s: missing 'name'", what);
+        bad = 1;
+    } else if (act_header_name_ok(name, what, d) < 0) {
+        bad = 1;
+    }
+    snprintf(vwhat, sizeof(vwhat), "%s.value", what);
+    if (value == NULL) {
+        ynode_error(d, arg, "%s: missing 'value'", what);
+        bad = 1;
+    } else if (rules_text_ok(value, vwhat, HEADER_LINE_MAX,
+                             RULES_TEXT_TAB | RULES_TEXT_EMPTY, d) < 0) {
+        bad = 1;
+    } else if (name != NULL && !bad && name->len + 2 + value->len > HEADER_LINE_MAX) {
+        ynode_error(d, value, "%s: header field longer than %d bytes", what,
+                    HEADER_LINE_MAX);
+        bad = 1;
+    }
+    if (bad)
+        return -1;
+    if ((a->name = act_dup(name, what, d)) == NULL
+        || (a->value = act_dup(value, what, d)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* act_add_header_parse - add_header: {name, value} */
+static int act_add_header_parse(struct rule_action *a, const struct ynode *arg,
+                                struct diag *d)
+{
+    return act_header_parse(a, arg, "add_header", d);
+}
+
+/* act_set_header_parse - set_header: {name, value} */
+static int act_set_header_parse(struct rule_action *a, const struct ynode *arg,
+                                struct diag *d)
+{
+    return act_header_parse(a, arg, "set_header", d);
+}
+
+/* act_prepend_subject_parse - prepend_subject: TEXT */
+static int act_prepend_subject_parse(struct rule_action *a, const struct ynode *arg,
+                                     struct diag *d)
+{
+    if (rules_text_ok(arg, "prepend_subject", SUBJECT_PREFIX_MAX, 0, d) < 0)
+        return -1;
+    return (a->value = act_dup(arg, "prepend_subject", d)) ? 0 : -1;
+}
+
+/* act_status_ok - "C.X.Y" with C the code's class, X and Y 1..3 digits */
+static int act_status_ok(const char *s, int code)
+{
+    int digits;
+
+    if (s[0] != '0' + code / 100 || s[1] != '.')
+        return 0;
+    s += 2;
+    for (int part = 0; part < 2; part++) {
+        for (digits = 0; *s >= '0' && *s <= '9'; s++)
+            digits++;
+        if (digits < 1 || digits > 3)
+            return 0;
+        if (part == 0 && *s++ != '.')
+            return 0;
+    }
+    return *s == 0;
+}
+
+/* act_reject_parse - reject: {code, status, message} */
+static int act_reject_parse(struct rule_action *a, const struct ynode *arg,
+                            struct diag *d)
+{
+    static const char *const keys[] = { "code", "status", "message" };
+    const struct ynode *code, *status, *msg;
+    long long v = 550;
+    int bad = 0;
+
+    if (arg->type != YNODE_MAP) {
+        ynode_error(d, arg, "reject: expected a mapping with code, status and message, not %s",
+                    ynode_kind(arg));
+        return -1;
+    }
+    if (ymap_check_keys(arg, "reject", keys, 3, d) > 0)
+        bad = 1;
+    code = ymap_get(arg, "code");
+    status = ymap_get(arg, "status");
+    msg = ymap_get(arg, "message");
+    if (code != NULL) {
+        int r = ynode_int(code, 500, 599, &v);
+
+        if (r == -1)
+            ynode_error(d, code, "reject.code: expected a 5xx reply code, not %s",
+                        ynode_is_string(code) ? "a string" : ynode_kind(code));
+        else if (r == -2)
+            ynode_error(d, code, "reject.code: %s is out of range (allowed 500..599)",
+                        code->value);
+        if (r < 0) {
+            bad = 1;
+            v = 550;
+        }
+    }
+    a->code = (int)v;
+    if (status != NULL) {
+        if (!ynode_is_string(status)) {
+            ynode_error(d, status, "reject.status: expected a status like \"5.7.1\", not %s",
+                        ynode_kind(status));
+            bad = 1;
+        } else if (!act_status_ok(status->value, a->code)) {
+            ynode_error(d, status, "reject.status: '%s' is not a valid status for code %d "
+                        "(expected %d.X.Y)", status->value, a->code, a->code / 100);
+            bad = 1;
+        }
+    }
+    if (msg == NULL) {
+        ynode_error(d, arg, "reject: missing 'message'");
+        bad = 1;
+    } else if (rules_text_ok(msg, "reject.message", REPLY_TEXT_MAX, RULES_TEXT_ASCII, d) < 0) {
+        bad = 1;
+    }
+    if (bad)
+        return -1;
+    if ((a->status = status ? act_dup(status, "reject", d) : strdup("5.7.1")) == NULL
+        || (a->text = act_dup(msg, "reject", d)) == NULL) {
+        if (a->status == NULL && status == NULL)
+            ynode_error(d, arg, "reject: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* act_quarantine_parse - quarantine: REASON */
+static int act_quarantine_parse(struct rule_action *a, const struct ynode *arg,
+                                struct diag *d)
+{
+    if (rules_text_ok(arg, "quarantine", REPLY_TEXT_MAX, RULES_TEXT_ASCII, d) < 0)
+        return -1;
+    return (a->value = act_dup(arg, "quarantine", d)) ? 0 : -1;
+}
+
+const struct rules_action_kind rules_action_kinds[] = {
+    { "add_header", ACT_ADD_HEADER, 0, act_add_header_parse },
+    { "set_header", ACT_SET_HEADER, 0, act_set_header_parse },
+    { "prepend_subject", ACT_PREPEND_SUBJECT, 0, act_prepend_subject_parse },
+    { "reject", ACT_REJECT, 1, act_reject_parse },
+    { "quarantine", ACT_QUARANTINE, 1, act_quarantine_parse },
+};
+const size_t rules_naction_kinds = sizeof(rules_action_kinds) / sizeof(rules_action_kinds[0]);

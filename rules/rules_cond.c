@@ -1,0 +1,162 @@
+/*
+ * rules_cond - the table of condition kinds: for each, the parser that
+ * compiles its YAML argument and the three-valued evaluator.
+ *
+ * Interface: rules_cond_kinds[] / rules_ncond_kinds (see rules_int.h).
+ * Compiled data hangs off struct rule_cond and is released by the kind's
+ * free function.  Parsers report every problem at the offending node and
+ * return -1; evaluators never fail except through ctx->fault (ENOMEM while
+ * normalising text).
+ *
+ *   subject_contains: PHRASE | [PHRASE, ...]
+ *       a phrase occurs in the decoded Subject (see keyword.h); unknown
+ *       when it does not but header fields were dropped (MSG_INC_HEADERS)
+ *   recipient_scope: internal | external | [internal, external]
+ *       some recipient is internal (external); never unknown
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rules/keyword.h"
+#include "rules/rules_int.h"
+
+/* cond_subject_add - add one phrase node to the set */
+static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
+                            struct diag *d)
+{
+    if (rules_text_ok(item, "subject_contains", KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
+        return -1;
+    if (kw_add(ks, item->value, item->len) == 0)
+        return 0;
+    if (errno == EINVAL)
+        ynode_error(d, item, "subject_contains: phrase '%s' has no visible characters",
+                    item->value);
+    else
+        ynode_error(d, item, "subject_contains: out of memory");
+    return -1;
+}
+
+/* cond_subject_parse - a phrase or a list of phrases */
+static int cond_subject_parse(struct rule_cond *c, const struct ynode *arg,
+                              struct diag *d)
+{
+    struct kw_set *ks = kw_set_new();
+    int bad = 0;
+
+    if (ks == NULL) {
+        ynode_error(d, arg, "subject_contains: out of memory");
+        return -1;
+    }
+    if (arg->type == YNODE_SEQ) {
+        if (arg->n == 0) {
+            ynode_error(d, arg, "subject_contains: expected at least one phrase");
+            bad = 1;
+        }
+        for (size_t i = 0; i < arg->n; i++)
+            if (cond_subject_add(ks, arg->items[i], d) < 0)
+                bad = 1;
+    } else if (ynode_is_string(arg)) {
+        bad = cond_subject_add(ks, arg, d) < 0;
+    } else {
+        ynode_error(d, arg, "subject_contains: expected a phrase or a list of phrases, not %s",
+                    ynode_kind(arg));
+        bad = 1;
+    }
+    if (bad) {
+        kw_set_free(ks);
+        return -1;
+    }
+    c->data = ks;
+    return 0;
+}
+
+/* cond_subject_eval - does a phrase occur in the subject? */
+static enum rules_tri cond_subject_eval(const struct rule_cond *c,
+                                        struct rules_ctx *ctx, unsigned *inc)
+{
+    const struct buf *s = rules_ctx_subject(ctx);
+
+    if (s == NULL)
+        return TRI_FALSE;
+    if (kw_match(c->data, buf_str(s), s->len) >= 0)
+        return TRI_TRUE;
+    if (ctx->m != NULL && (ctx->m->incomplete & MSG_INC_HEADERS)) {
+        *inc |= MSG_INC_HEADERS;
+        return TRI_UNKNOWN;
+    }
+    return TRI_FALSE;
+}
+
+/* cond_subject_free - release the phrase set */
+static void cond_subject_free(struct rule_cond *c)
+{
+    kw_set_free(c->data);
+    c->data = NULL;
+}
+
+#define SCOPE_INTERNAL 0x1u
+#define SCOPE_EXTERNAL 0x2u
+
+/* cond_scope_word - one of internal/external */
+static int cond_scope_word(const struct ynode *n, unsigned *bits, struct diag *d)
+{
+    if (ynode_is_string(n) && strcmp(n->value, "internal") == 0) {
+        *bits |= SCOPE_INTERNAL;
+        return 0;
+    }
+    if (ynode_is_string(n) && strcmp(n->value, "external") == 0) {
+        *bits |= SCOPE_EXTERNAL;
+        return 0;
+    }
+    if (n->type == YNODE_SCALAR)
+        ynode_error(d, n, "recipient_scope: expected internal or external, not '%s'",
+                    n->value);
+    else
+        ynode_error(d, n, "recipient_scope: expected internal or external, not %s",
+                    ynode_kind(n));
+    return -1;
+}
+
+/* cond_scope_parse - internal, external, or a list of them */
+static int cond_scope_parse(struct rule_cond *c, const struct ynode *arg,
+                            struct diag *d)
+{
+    unsigned bits = 0;
+    int bad = 0;
+
+    if (arg->type == YNODE_SEQ) {
+        if (arg->n == 0) {
+            ynode_error(d, arg, "recipient_scope: expected internal or external, not an empty list");
+            bad = 1;
+        }
+        for (size_t i = 0; i < arg->n; i++)
+            if (cond_scope_word(arg->items[i], &bits, d) < 0)
+                bad = 1;
+    } else {
+        bad = cond_scope_word(arg, &bits, d) < 0;
+    }
+    c->arg = bits;
+    return bad ? -1 : 0;
+}
+
+/* cond_scope_eval - is some recipient of the wanted scope? */
+static enum rules_tri cond_scope_eval(const struct rule_cond *c,
+                                      struct rules_ctx *ctx, unsigned *inc)
+{
+    (void)inc;
+    if (ctx->env == NULL)
+        return TRI_FALSE;
+    for (size_t i = 0; i < ctx->env->nrcpts; i++) {
+        unsigned want = ctx->env->rcpts[i].external ? SCOPE_EXTERNAL : SCOPE_INTERNAL;
+
+        if (c->arg & want)
+            return TRI_TRUE;
+    }
+    return TRI_FALSE;
+}
+
+const struct rules_cond_kind rules_cond_kinds[] = {
+    { "subject_contains", cond_subject_parse, cond_subject_eval, cond_subject_free },
+    { "recipient_scope", cond_scope_parse, cond_scope_eval, NULL },
+};
+const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

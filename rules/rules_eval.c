@@ -1,0 +1,223 @@
+/*
+ * rules_eval - deciding what to do with a message: the per-message scan
+ * state, the evaluation of a ruleset against a model and envelope, and the
+ * result (see rules.h).
+ *
+ * Rules are visited in priority order (the ruleset is sorted at load).  A
+ * rule is TRUE when all its conditions are, FALSE when one is, UNKNOWN
+ * otherwise.  TRUE enforce rules add their actions (in action table
+ * order) and name; with stop they end the evaluation.  TRUE audit rules
+ * only add their name to audited.  An UNKNOWN enforce rule with actions is
+ * resolved by the on_incomplete policy: encrypt applies its protective
+ * actions (reject, quarantine, encrypt) as if it had matched; reject
+ * rejects with a fixed 5xx reply (unless a reject was already decided).
+ * An UNKNOWN rule never stops the evaluation: not stopping is the
+ * protective choice.  res->incomplete gets the MSG_INC_* bits of UNKNOWN
+ * rules that changed the result.
+ *
+ * The result's arrays are allocated here and released by
+ * rules_result_free(); its strings and res->reject point into the ruleset
+ * (or to a static action), which must outlive the result.  The only
+ * failure is ENOMEM (rules_eval() returns -1, res is left empty).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/rules_int.h"
+#include "rules/text_norm.h"
+
+#define RULES_SUBJECT_NORM_MAX (64u * 1024 * 1024)
+
+struct rules_scan {
+    const struct ruleset *rs;
+    struct msg_text_sink sink;
+    uint64_t bytes;           /* text bytes seen (body conditions come later) */
+};
+
+static const struct rule_action rules_incomplete_reject = {
+    .kind = ACT_REJECT,
+    .rule = "policy.on_incomplete",
+    .code = 550,
+    .status = "5.7.1",
+    .text = "Message could not be fully checked by the mail encryption gateway",
+};
+
+/* scan_text - the sink's text callback: nothing to match yet, count */
+static int scan_text(void *arg, const struct msg_part *part, const char *utf8,
+                     size_t len)
+{
+    struct rules_scan *scan = arg;
+
+    (void)part;
+    (void)utf8;
+    scan->bytes += len;
+    return 0;
+}
+
+/* rules_scan_new - the per-message scan state for ruleset rs */
+struct rules_scan *rules_scan_new(const struct ruleset *rs)
+{
+    struct rules_scan *scan = calloc(1, sizeof(*scan));
+
+    if (scan == NULL)
+        return NULL;
+    scan->rs = rs;
+    scan->sink.text = scan_text;
+    scan->sink.part_end = NULL;
+    scan->sink.arg = scan;
+    return scan;
+}
+
+/* rules_scan_sink - the text sink to hand to msg_model_build() */
+const struct msg_text_sink *rules_scan_sink(struct rules_scan *scan)
+{
+    return scan ? &scan->sink : NULL;
+}
+
+/* rules_scan_free - release the scan state */
+void rules_scan_free(struct rules_scan *scan)
+{
+    free(scan);
+}
+
+/* rules_ctx_subject - the subject in normal form, computed once */
+const struct buf *rules_ctx_subject(struct rules_ctx *ctx)
+{
+    const char *s;
+
+    if (ctx->have_subject)
+        return &ctx->subject;
+    s = ctx->m && ctx->m->subject ? ctx->m->subject : "";
+    buf_init(&ctx->subject, RULES_SUBJECT_NORM_MAX);
+    if (text_norm(s, strlen(s), &ctx->subject) < 0) {
+        ctx->fault = errno ? errno : ENOMEM;
+        return NULL;
+    }
+    ctx->have_subject = 1;
+    return &ctx->subject;
+}
+
+/* rule_eval - three-valued AND of a rule's conditions */
+static enum rules_tri rule_eval(const struct rule *r, struct rules_ctx *ctx,
+                                unsigned *inc)
+{
+    enum rules_tri res = TRI_TRUE;
+
+    for (size_t i = 0; i < r->nconds; i++) {
+        const struct rule_cond *c = &r->conds[i];
+        unsigned ci = 0;
+        enum rules_tri t = c->kind->eval(c, ctx, &ci);
+
+        if (ctx->fault)
+            return TRI_FALSE;
+        if (t == TRI_FALSE)
+            return TRI_FALSE;
+        if (t == TRI_UNKNOWN) {
+            res = TRI_UNKNOWN;
+            *inc |= ci;
+        }
+    }
+    return res;
+}
+
+/* rules_is_protective - actions applied for an undecidable rule */
+static int rules_is_protective(enum rule_action_kind kind)
+{
+    for (size_t i = 0; i < rules_naction_kinds; i++)
+        if (rules_action_kinds[i].kind == kind)
+            return rules_action_kinds[i].protective;
+    return kind == ACT_ENCRYPT;
+}
+
+/* res_add_action - record one action of a rule */
+static void res_add_action(struct rules_result *res, const struct rule_action *a)
+{
+    res->actions[res->nactions++] = *a;
+    if (a->kind == ACT_REJECT && res->reject == NULL)
+        res->reject = a;
+    else if (a->kind == ACT_QUARANTINE)
+        res->quarantine = 1;
+    else if (a->kind == ACT_ENCRYPT)
+        res->encrypt = 1;
+}
+
+/* rules_result_free - release a result's arrays */
+void rules_result_free(struct rules_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->matched);
+    free(res->audited);
+    free(res->actions);
+    memset(res, 0, sizeof(*res));
+}
+
+/* rules_eval - evaluate every enabled rule against a message */
+int rules_eval(const struct ruleset *rs, const struct msg_model *m,
+               const struct msg_envelope *env, struct rules_scan *scan,
+               enum rules_on_incomplete on_incomplete,
+               struct rules_result *res)
+{
+    struct rules_ctx ctx;
+    size_t n = rs ? rs->n : 0;
+
+    memset(res, 0, sizeof(*res));
+    if (n == 0)
+        return 0;
+    res->matched = calloc(n, sizeof(*res->matched));
+    res->audited = calloc(n, sizeof(*res->audited));
+    res->actions = calloc(rs->nactions + 1, sizeof(*res->actions));
+    if (res->matched == NULL || res->audited == NULL || res->actions == NULL) {
+        rules_result_free(res);
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.m = m;
+    ctx.env = env;
+    ctx.scan = scan;
+    for (size_t i = 0; i < n; i++) {
+        const struct rule *r = &rs->rules[i];
+        unsigned inc = 0;
+        enum rules_tri t;
+
+        if (!r->enabled)
+            continue;
+        t = rule_eval(r, &ctx, &inc);
+        if (ctx.fault)
+            break;
+        if (t == TRI_TRUE && r->audit) {
+            res->audited[res->naudited++] = r->name;
+        } else if (t == TRI_TRUE) {
+            res->matched[res->nmatched++] = r->name;
+            for (size_t j = 0; j < r->nactions; j++)
+                res_add_action(res, &r->actions[j]);
+            if (r->stop)
+                break;
+        } else if (t == TRI_UNKNOWN && !r->audit && r->nactions > 0) {
+            if (on_incomplete == RULES_INCOMPLETE_REJECT) {
+                if (res->reject == NULL) {
+                    res->reject = &rules_incomplete_reject;
+                    res->incomplete |= inc;
+                }
+                continue;
+            }
+            for (size_t j = 0; j < r->nactions; j++) {
+                if (rules_is_protective(r->actions[j].kind)) {
+                    res_add_action(res, &r->actions[j]);
+                    res->incomplete |= inc;
+                }
+            }
+        }
+    }
+    if (ctx.have_subject || ctx.subject.data)
+        buf_free(&ctx.subject);
+    if (ctx.fault) {
+        rules_result_free(res);
+        errno = ctx.fault;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * rules_int - the inside of a compiled ruleset, shared by the loader, the
+ * condition and action tables, and the evaluator.  Not for other modules.
+ *
+ * A condition kind and an action kind are each one table entry with a
+ * parser (YAML node -> compiled form, errors to the diag at the node's
+ * position); conditions also carry their evaluation function.  New
+ * conditions and actions are added by adding an entry to
+ * rules_cond_kinds[] (rules_cond.c) or rules_action_kinds[]
+ * (rules_action.c); the loader and evaluator need no change.
+ */
+#ifndef MAILSEAL_RULES_RULES_INT_H
+#define MAILSEAL_RULES_RULES_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/rules.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/yaml_tree.h"
+
+#define RULES_DEFAULT_PRIORITY 100
+#define RULES_MAX_PRIORITY 1000000
+#define RULES_MAX_NAME 64
+#define RULES_MAX_FILES 1000
+#define RULES_LOOP_HEADER "X-Mailseal-Loop"
+
+/* Three-valued truth of a condition or rule. */
+enum rules_tri {
+    TRI_FALSE = 0,
+    TRI_TRUE = 1,
+    TRI_UNKNOWN = 2
+};
+
+/* Per-evaluation state: what the conditions look at, computed lazily. */
+struct rules_ctx {
+    const struct msg_model *m;
+    const struct msg_envelope *env;
+    struct rules_scan *scan;
+    struct buf subject;       /* the subject in text_norm() form */
+    int have_subject;
+    int fault;                /* errno of a transient failure, 0 when none */
+};
+
+struct rule_cond;
+
+struct rules_cond_kind {
+    const char *name;
+    /* Compile arg into c (c->kind is set); 0, or -1 after adding errors. */
+    int (*parse)(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+    /* TRUE/FALSE/UNKNOWN; for UNKNOWN, *inc gets the MSG_INC_* bits that
+     * made it so.  On a transient fault set ctx->fault and return FALSE. */
+    enum rules_tri (*eval)(const struct rule_cond *c, struct rules_ctx *ctx,
+                           unsigned *inc);
+    void (*free)(struct rule_cond *c);   /* may be NULL */
+};
+
+struct rule_cond {
+    const struct rules_cond_kind *kind;
+    void *data;               /* owned; released by kind->free */
+    unsigned arg;             /* small arguments (flags) */
+};
+
+struct rules_action_kind {
+    const char *name;
+    enum rule_action_kind kind;
+    int protective;           /* applied for an undecidable rule under on_incomplete: encrypt */
+    /* Fill a (kind set, strings owned by a); 0, or -1 after adding errors. */
+    int (*parse)(struct rule_action *a, const struct ynode *arg, struct diag *d);
+};
+
+struct rule {
+    char *name;
+    char *description;        /* NULL when none */
+    char *file;               /* where it was defined */
+    unsigned line, col;
+    long priority;
+    size_t seq;               /* load order, the tie-break */
+    int enabled;
+    int audit;                /* mode: audit */
+    int stop;
+    struct rule_cond *conds;
+    size_t nconds;
+    struct rule_action *actions;  /* in the order of rules_action_kinds[] */
+    size_t nactions;
+};
+
+struct ruleset {
+    struct rule *rules;       /* sorted by priority, then load order */
+    size_t n;
+    size_t cap;
+    size_t nactions;          /* sum over all rules */
+};
+
+extern const struct rules_cond_kind rules_cond_kinds[];
+extern const size_t rules_ncond_kinds;
+extern const struct rules_action_kind rules_action_kinds[];
+extern const size_t rules_naction_kinds;
+
+/* rules_action_clear - release the strings an action parser filled in */
+void rules_action_clear(struct rule_action *a);
+/* rules_ctx_subject - the normalised subject (NULL + ctx->fault on failure) */
+const struct buf *rules_ctx_subject(struct rules_ctx *ctx);
+
+/* rules_text_ok - n is a string of at most max bytes with no CR, LF or
+ * other control characters (flags relax or tighten that); 0, or -1 after
+ * reporting "WHAT: ..." at n. */
+#define RULES_TEXT_ASCII 0x1      /* printable ASCII only */
+#define RULES_TEXT_TAB   0x2      /* horizontal tab allowed */
+#define RULES_TEXT_EMPTY 0x4      /* "" allowed */
+int rules_text_ok(const struct ynode *n, const char *what, size_t max,
+                  unsigned flags, struct diag *d);
+
+#endif

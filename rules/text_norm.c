@@ -1,0 +1,209 @@
+/*
+ * text_norm - NFKC + case folding with zero-width characters removed and
+ * white space collapsed, plus the character classes used for word
+ * boundaries (see text_norm.h).
+ *
+ * The input is first made valid UTF-8 (invalid bytes become U+FFFD, the
+ * zero-width characters are dropped) because utf8proc refuses invalid
+ * input as a whole; then utf8proc decomposes (compatibility, case fold,
+ * ignorables stripped) and recomposes; then white space runs are folded
+ * while encoding.  The intermediate code point array is bounded by
+ * TEXT_NORM_MAX_CP.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "rules/text_norm.h"
+
+#define TEXT_NORM_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT \
+                        | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
+
+/* text_is_zero_width - invisible characters that split words without showing */
+static int text_is_zero_width(int32_t cp)
+{
+    return (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF
+        || cp == 0x00AD;
+}
+
+/* text_is_space - white space as collapsed by text_norm */
+int text_is_space(int32_t cp)
+{
+    utf8proc_category_t cat;
+
+    if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85)
+        return 1;
+    if (cp < 0x80)
+        return 0;
+    cat = utf8proc_category(cp);
+    return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL
+        || cat == UTF8PROC_CATEGORY_ZP;
+}
+
+/* text_is_word - letters, digits and combining marks */
+int text_is_word(int32_t cp)
+{
+    if (cp < 0)
+        return 0;
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')
+            || (cp >= '0' && cp <= '9');
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* text_is_unspaced - scripts written without spaces between words */
+int text_is_unspaced(int32_t cp)
+{
+    static const struct { int32_t lo, hi; } ranges[] = {
+        { 0x0E00, 0x0EFF },     /* Thai, Lao */
+        { 0x1000, 0x109F },     /* Myanmar */
+        { 0x1780, 0x17FF },     /* Khmer */
+        { 0x19E0, 0x19FF },     /* Khmer symbols */
+        { 0x2E80, 0x2FDF },     /* CJK radicals, Kangxi radicals */
+        { 0x3005, 0x3007 },     /* ideographic iteration mark, closing mark, zero */
+        { 0x3021, 0x3029 },     /* Hangzhou numerals */
+        { 0x3038, 0x303C },
+        { 0x3040, 0x30FF },     /* Hiragana, Katakana */
+        { 0x31F0, 0x31FF },     /* Katakana phonetic extensions */
+        { 0x3400, 0x4DBF },     /* CJK extension A */
+        { 0x4E00, 0x9FFF },     /* CJK unified ideographs */
+        { 0xF900, 0xFAFF },     /* CJK compatibility ideographs */
+        { 0xFF66, 0xFF9F },     /* halfwidth Katakana */
+        { 0x1B000, 0x1B16F },   /* Kana supplement and extensions */
+        { 0x20000, 0x323AF },   /* CJK extensions B..H */
+    };
+
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+        if (cp >= ranges[i].lo && cp <= ranges[i].hi)
+            return 1;
+    return 0;
+}
+
+/* text_cp_at - the code point starting at s[i] */
+int32_t text_cp_at(const char *s, size_t len, size_t i)
+{
+    utf8proc_int32_t cp;
+
+    if (i >= len)
+        return -1;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                         (utf8proc_ssize_t)(len - i), &cp) < 0)
+        return 0xFFFD;
+    return cp;
+}
+
+/* text_cp_before - the code point ending just before s[i] */
+int32_t text_cp_before(const char *s, size_t i)
+{
+    size_t j;
+    utf8proc_int32_t cp;
+
+    if (i == 0)
+        return -1;
+    j = i - 1;
+    while (j > 0 && i - j < 4 && ((unsigned char)s[j] & 0xC0) == 0x80)
+        j--;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)s + j,
+                         (utf8proc_ssize_t)(i - j), &cp) != (utf8proc_ssize_t)(i - j))
+        return 0xFFFD;
+    return cp;
+}
+
+/* text_clean - valid UTF-8 without zero-width characters */
+static int text_clean(const char *in, size_t len, struct buf *clean)
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)in + pos,
+                                              (utf8proc_ssize_t)(len - pos), &cp);
+
+        if (r <= 0) {
+            if (buf_add(clean, "\xEF\xBF\xBD", 3) < 0)
+                return -1;
+            pos++;
+            continue;
+        }
+        if (!text_is_zero_width(cp) && buf_add(clean, in + pos, (size_t)r) < 0)
+            return -1;
+        pos += (size_t)r;
+    }
+    return 0;
+}
+
+/* text_norm - append the normal form of in[0..len) to out */
+int text_norm(const char *in, size_t len, struct buf *out)
+{
+    struct buf clean;
+    utf8proc_int32_t *u;
+    utf8proc_ssize_t n, m;
+    int space = 0;
+
+    if (len > TEXT_NORM_MAX_CP) {
+        buf_free(out);
+        errno = EOVERFLOW;
+        return -1;
+    }
+    buf_init(&clean, 3 * (size_t)TEXT_NORM_MAX_CP);
+    if (text_clean(in, len, &clean) < 0) {
+        buf_free(out);
+        return -1;
+    }
+    n = utf8proc_decompose((const utf8proc_uint8_t *)buf_str(&clean),
+                           (utf8proc_ssize_t)clean.len, NULL, 0, TEXT_NORM_OPTS);
+    if (n < 0 || (size_t)n > TEXT_NORM_MAX_CP) {
+        buf_free(&clean);
+        buf_free(out);
+        errno = n < 0 ? ENOMEM : EOVERFLOW;
+        return -1;
+    }
+    if ((u = malloc(((size_t)n + 1) * sizeof(*u))) == NULL) {
+        buf_free(&clean);
+        buf_free(out);
+        errno = ENOMEM;
+        return -1;
+    }
+    m = utf8proc_decompose((const utf8proc_uint8_t *)buf_str(&clean),
+                           (utf8proc_ssize_t)clean.len, u, n, TEXT_NORM_OPTS);
+    buf_free(&clean);
+    if (m < 0 || m > n) {
+        free(u);
+        buf_free(out);
+        errno = ENOMEM;
+        return -1;
+    }
+    m = utf8proc_normalize_utf32(u, m, TEXT_NORM_OPTS);
+    for (utf8proc_ssize_t i = 0; i < m; i++) {
+        utf8proc_uint8_t enc[4];
+        utf8proc_ssize_t k;
+
+        if (text_is_space(u[i])) {
+            if (space)
+                continue;
+            space = 1;
+            u[i] = ' ';
+        } else {
+            space = 0;
+        }
+        k = utf8proc_encode_char(u[i], enc);
+        if (buf_add(out, enc, (size_t)k) < 0) {
+            free(u);
+            return -1;
+        }
+    }
+    free(u);
+    return 0;
+}
