@@ -98,7 +98,9 @@ static int act_header_name_ok(const struct ynode *n, const char *what,
                     ynode_kind(n));
         return -1;
     }
-    for (const unsigned char *p = (const unsigned char *)n->value; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)n->value; ; p++) {
+        if (*p == 0 && p != (const unsigned char *)n->value)
+            break;
         if (*p < 33 || *p > 126 || *p == ':' || n->len > HEADER_NAME_MAX) {
             ynode_error(d, n, "%s.name: '%s' is not a valid header name "
                         "(printable ASCII without spaces or colons, at most %d characters)",
@@ -207,7 +209,7 @@ static int act_reject_parse(struct rule_action *a, const struct ynode *arg,
     static const char *const keys[] = { "code", "status", "message" };
     const struct ynode *code, *status, *msg;
     long long v = 550;
-    int bad = 0;
+    int bad = 0, code_bad = 0;
 
     if (arg->type != YNODE_MAP) {
         ynode_error(d, arg, "reject: expected a mapping with code, status and message, not %s",
@@ -229,12 +231,12 @@ static int act_reject_parse(struct rule_action *a, const struct ynode *arg,
             ynode_error(d, code, "reject.code: %s is out of range (allowed 500..599)",
                         code->value);
         if (r < 0) {
-            bad = 1;
+            bad = code_bad = 1;
             v = 550;
         }
     }
     a->code = (int)v;
-    if (status != NULL) {
+    if (status != NULL && !code_bad) {
         if (!ynode_is_string(status)) {
             ynode_error(d, status, "reject.status: expected a status like \"5.7.1\", not %s",
                         ynode_kind(status));
