@@ -249,7 +249,7 @@ static void ck_path(struct cfg_loader *ld, const struct config_key *k,
         if (k->flags & CK_EMPTY_OK)
             ck_set_string(ld, k, v, NULL);
         else
-            ck_error(ld, k, v, "expected a path, not %s", ynode_kind(v));
+            ck_error(ld, k, v, "must not be empty");
         return;
     }
     if (v->value[0] != '/') {
@@ -709,14 +709,18 @@ static void cfg_apply_to(struct cfg_loader *ld)
     const struct config_key *k = cfg_find("apply_to");
     const struct ynode *v = ld->given[k - config_keys];
     const struct ynode *nets = ld->given[cfg_find("apply_to.networks") - config_keys];
+    const struct ynode *auth = ld->given[cfg_find("apply_to.authenticated") - config_keys];
+    int b;
 
     if (v == NULL || v->type != YNODE_MAP) {
         ld->cfg->apply_all = 1;
         return;
     }
     ld->cfg->apply_all = 0;
+    /* criteria given but wrong are reported already */
     if (!ld->cfg->apply_authenticated && ld->cfg->nnetworks == 0
-        && (nets == NULL || nets->type != YNODE_SEQ || nets->n == 0)) {
+        && (auth == NULL || ynode_bool(auth, &b) == 0)
+        && (nets == NULL || ynode_is_null(nets) || (nets->type == YNODE_SEQ && nets->n == 0))) {
         ynode_error(ld->d, ld->keynode[k - config_keys], "apply_to: matches no connection "
                     "(set authenticated: true or list networks, or remove apply_to to "
                     "apply to every connection)");

@@ -195,10 +195,10 @@ int config_parse_domain(const char *s, char **out, const char **why)
     char *d;
 
     *why = NULL;
-    if (len > 0 && s[len - 1] == '.')
-        len--;
     if (len >= 2 && s[0] == '*' && s[1] == '.')
         start = 2;
+    if (len > start && s[len - 1] == '.')
+        len--;
     if (len == start) {
         *why = "empty domain";
         return -1;
