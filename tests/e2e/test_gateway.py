@@ -192,8 +192,9 @@ class Gateway(E2ETestCase):
                               create_secret=False)
 
         def ids():
-            status = open("/proc/%d/status" % milter.pid).read()
-            return {k: v.split() for k, v in re.findall(r"(?m)^(Uid|Gid|Groups):\s*(.*)$", status)}
+            with open("/proc/%d/status" % milter.pid) as f:
+                status = f.read()
+            return {k: v.split() for k, v in re.findall(r"(?m)^(Uid|Gid|Groups):[ \t]*(.*)$", status)}
 
         wait_until(lambda: ids()["Uid"][0] == str(user.pw_uid), 5)
         found = ids()
