@@ -808,6 +808,14 @@ int mime_hdrs_feed(struct mime_hdrs *h, const char *s, size_t len, int bol)
         h->eol_len = el;
         return 0;
     }
+    for (n = 0; n < cl && (s[n] == ' ' || s[n] == '\t'); n++)
+        ;
+    if (h->lines == 0 && cl > 0 && n == cl) {
+        /* white space only before the first field (seen in real mail): skip */
+        h->flags |= MIME_HF_BAD_LINE;
+        h->mode = M_SKIP;
+        return 0;
+    }
     first = h->lines++ == 0;
     if (len > 0 && (s[0] == ' ' || s[0] == '\t') && !first) {
         /* continuation: keep the line break it folds */

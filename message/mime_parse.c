@@ -197,14 +197,17 @@ static long line_at(const struct mime_parser *p, const char *d, size_t n, size_t
 /* end_headers - the header block is complete: open its part */
 static int end_headers(struct mime_parser *p, uint64_t body_off)
 {
-    struct frame *parent = p->nfr ? &p->fr[p->nfr - 1] : NULL, *f;
+    const struct frame *parent = p->nfr ? &p->fr[p->nfr - 1] : NULL;
+    unsigned parent_id = parent ? parent->part.id : 0;
+    int digest = parent != NULL && parent->part.kind == MIME_MULTIPART && parent->digest;
     const struct mime_hdr *h;
     struct mime_ctype ct;
-    int digest, rc;
+    struct frame *f;
+    int rc;
 
+    /* parent points into p->fr, which may move below: only its values are used */
     if (mime_hdrs_end(&p->hdrs) < 0)
         return fail(p, ENOMEM);
-    digest = parent != NULL && parent->part.kind == MIME_MULTIPART && parent->digest;
     h = mime_hdrs_find(&p->hdrs, "Content-Type", 0);
     if (mime_ctype_parse(h ? h->raw : NULL, h ? strlen(h->raw) : 0, digest, &ct) < 0)
         return fail(p, ENOMEM);
@@ -223,7 +226,7 @@ static int end_headers(struct mime_parser *p, uint64_t body_off)
     memset(f, 0, sizeof(*f));
     f->part.id = (unsigned)p->nparts;
     f->part.depth = p->hdepth;
-    f->part.parent = parent ? parent->part.id : 0;
+    f->part.parent = parent_id;
     f->part.hdrs = &p->hdrs;
     f->part.ct = &ct;
     h = mime_hdrs_find(&p->hdrs, "Content-Transfer-Encoding", 0);

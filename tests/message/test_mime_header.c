@@ -343,6 +343,8 @@ static const struct block_case block_cases[] = {
       "A= 1|B= 2|", 24, MIME_HF_BAD_LINE },
     { "first line not a header: body", "hello\nA: 1\n\n", 0, 100, 1000, "", 0, 0 },
     { "first line a continuation: body", " x\nA: 1\n\n", 0, 100, 1000, "", 0, 0 },
+    { "white space only first line skipped", "   \t \nA: 1\n\n", 0, 100, 1000, "A= 1|", 12,
+      MIME_HF_BAD_LINE },
     { "mbox From line", "From x@y Mon Jan  1 00:00:00 2024\nA: 1\n\n", 0, 100, 1000,
       "A= 1|", 40, MIME_HF_MBOX },
     { "NUL removed", "A: x\0y\nB: 2\n\n", 13, 100, 1000, "A= xy|B= 2|", 13, MIME_HF_NUL },
