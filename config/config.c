@@ -285,6 +285,30 @@ static void ck_socket(struct cfg_loader *ld, const struct config_key *k,
     ck_set_string(ld, k, v, v->value);
 }
 
+/* cfg_user_gid - 0 and the primary group of an existing user, -1 if none */
+static int cfg_user_gid(const char *name, gid_t *gid)
+{
+    struct passwd pw, *res = NULL;
+    char buf[16384];
+
+    if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+        return -1;
+    *gid = pw.pw_gid;
+    return 0;
+}
+
+/* cfg_group_gid - 0 and the id of an existing group, -1 if none */
+static int cfg_group_gid(const char *name, gid_t *gid)
+{
+    struct group gr, *res = NULL;
+    char buf[16384];
+
+    if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+        return -1;
+    *gid = gr.gr_gid;
+    return 0;
+}
+
 /* ck_user - an existing user, or nothing */
 static void ck_user(struct cfg_loader *ld, const struct config_key *k,
                     const struct ynode *v)
@@ -295,7 +319,7 @@ static void ck_user(struct cfg_loader *ld, const struct config_key *k,
         ck_set_string(ld, k, v, NULL);
         return;
     }
-    if (getpwnam(v->value) == NULL) {
+    if (cfg_user_gid(v->value, &(gid_t){ 0 }) < 0) {
         ck_error(ld, k, v, "user '%s' does not exist", v->value);
         return;
     }
@@ -312,7 +336,7 @@ static void ck_group(struct cfg_loader *ld, const struct config_key *k,
         ck_set_string(ld, k, v, NULL);
         return;
     }
-    if (getgrnam(v->value) == NULL) {
+    if (cfg_group_gid(v->value, &(gid_t){ 0 }) < 0) {
         ck_error(ld, k, v, "group '%s' does not exist", v->value);
         return;
     }
@@ -620,7 +644,8 @@ static void cfg_walk(struct cfg_loader *ld, const struct ynode *map,
         int n = prefix ? snprintf(path, sizeof(path), "%s.%s", prefix, key->value)
                        : snprintf(path, sizeof(path), "%s", key->value);
 
-        if (n > 0 && (size_t)n < sizeof(path))
+        /* a dotted key ("milter.socket: x") is not a shortcut for nesting */
+        if (n > 0 && (size_t)n < sizeof(path) && strchr(key->value, '.') == NULL)
             k = cfg_find(path);
         if (k == NULL) {
             yunknown(ld->d, key, "key", prefix, allowed, nallowed);
@@ -787,17 +812,10 @@ static void cfg_secret(struct cfg_loader *ld, unsigned flags)
 
     if (flags & CONFIG_SKIP_SECRET)
         return;
-    if (cfg->group != NULL) {
-        struct group *gr = getgrnam(cfg->group);
-
-        if (gr != NULL)
-            gid = gr->gr_gid;
-    } else if (cfg->user != NULL) {
-        struct passwd *pw = getpwnam(cfg->user);
-
-        if (pw != NULL)
-            gid = pw->pw_gid;
-    }
+    /* the daemon's group must read the file after dropping privileges */
+    if (cfg->group != NULL ? cfg_group_gid(cfg->group, &gid) < 0
+        : cfg->user != NULL ? cfg_user_gid(cfg->user, &gid) < 0 : 0)
+        gid = (gid_t)-1;
     if (keyfile_load(cfg->loop_secret_file, cfg->loop_key, sizeof(cfg->loop_key),
                      (flags & CONFIG_CREATE_SECRET) != 0, gid, ld->d) < 0)
         ld->bad = 1;

@@ -38,7 +38,7 @@ struct config {
     char *socket;                 /* "unix:/path" or "inet:PORT@HOST" (or inet6:) */
     char *user;                   /* drop to this user after opening the socket; NULL: stay */
     char *group;                  /* NULL: the user's primary group */
-    char *pid_file;
+    char *pid_file;               /* NULL: none (pid_file: "") */
     unsigned umask;               /* applied before the socket is created */
     unsigned timeout;             /* seconds libmilter waits for the MTA */
     unsigned shutdown_timeout;    /* seconds SIGTERM waits for messages in flight */

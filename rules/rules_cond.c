@@ -31,6 +31,8 @@ static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
     if (errno == EINVAL)
         ynode_error(d, item, "subject_contains: phrase '%s' has no visible characters",
                     item->value);
+    else if (errno == EOVERFLOW || errno == E2BIG)
+        ynode_error(d, item, "subject_contains: phrase too long");
     else
         ynode_error(d, item, "subject_contains: out of memory");
     return -1;

@@ -169,6 +169,9 @@ static const struct err_case err_cases[] = {
     { MIN "server: x\n",
       { "@/cfg.yaml:4:1: unknown key 'server' (allowed: milter, organization, rules, spool, "
         "limits, apply_to, policy, loop)" } },
+    { MIN "milter.timeout: 5\n",
+      { "@/cfg.yaml:4:1: unknown key 'milter.timeout' (allowed: milter, organization, rules, "
+        "spool, limits, apply_to, policy, loop)" } },
     { MIN "milter:\n  sockt: unix:/x\n",
       { "@/cfg.yaml:5:3: unknown key 'sockt' in milter (did you mean 'socket'?)" } },
     { MIN "milter:\n  colour: red\n",
