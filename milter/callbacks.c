@@ -76,6 +76,8 @@ void msg_reset(struct conn_ctx *cc)
     for (size_t i = 0; i < CTX_MAX_MARKERS; i++)
         free(mc->mctx_markers[i]);
     gateway_release(mc->mctx_gc);
+    if (mc->mctx_counted)
+        gateway_msg_end();
     free(mc);
     cc->cctx_msg = NULL;
 }
@@ -95,7 +97,6 @@ static struct conn_ctx *conn_get(SMFICTX *ctx)
         free(cc);
         return NULL;
     }
-    gateway_enter();
     return cc;
 }
 
@@ -168,6 +169,15 @@ sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         return apply_tempfail(ctx, NULL, "out of memory");
     }
     cc->cctx_msg = mc;
+    if (gateway_msg_begin() < 0) {
+        ctx_update_qid(ctx, mc);
+        log_info(mc->mctx_qid, "shutting down: message tempfailed, the MTA retries it");
+        msg_reset(cc);
+        ms_smfi->setreply(ctx, (char *)"451", (char *)"4.3.2",
+                          (char *)"Mail encryption gateway restarting, try again later");
+        return SMFIS_TEMPFAIL;
+    }
+    mc->mctx_counted = 1;
     msg_envelope_init(&mc->mctx_env);
     ctx_update_qid(ctx, mc);
     if ((mc->mctx_gc = gateway_acquire()) == NULL)
@@ -407,7 +417,6 @@ sfsistat cb_close(SMFICTX *ctx)
     msg_reset(cc);
     free(cc);
     ms_smfi->setpriv(ctx, NULL);
-    gateway_leave();
     return SMFIS_CONTINUE;
 }
 

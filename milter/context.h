@@ -32,6 +32,7 @@ struct msg_ctx {
     char *mctx_msgid;             /* first Message-ID value, raw */
     char *mctx_markers[CTX_MAX_MARKERS];
     size_t mctx_nmarkers;         /* all marker headers seen (may exceed the kept ones) */
+    int mctx_counted;             /* counted in gateway_msg_begin() */
     int mctx_error;               /* errno of a transient fault while receiving */
     const char *mctx_error_what;
 };

@@ -1,6 +1,6 @@
 /*
  * gateway - reference-counted configuration generations, reload, and the
- * count of connections in flight (see gateway.h).
+ * count of messages in flight (see gateway.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,7 +17,8 @@ static struct gw_conf *gw_current;
 static char *gw_path;
 static char *gw_socket;          /* the socket in use, fixed at start */
 static unsigned long gw_generation;
-static unsigned gw_active;       /* connections in flight */
+static unsigned gw_active;       /* messages in flight */
+static int gw_draining;          /* shutting down: no new messages */
 
 /* gateway_wrap - a new generation holding cfg, with the gateway's reference */
 static struct gw_conf *gateway_wrap(struct config *cfg)
@@ -144,16 +145,41 @@ void gateway_shutdown(void)
     gw_path = gw_socket = NULL;
 }
 
-/* gateway_enter - a connection starts */
-void gateway_enter(void)
+/* gateway_msg_begin - a message starts; -1 when shutting down */
+int gateway_msg_begin(void)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&gw_lock);
+    if (gw_draining)
+        r = -1;
+    else
+        gw_active++;
+    pthread_mutex_unlock(&gw_lock);
+    return r;
+}
+
+/* gateway_drain - refuse new messages from now on */
+void gateway_drain(void)
 {
     pthread_mutex_lock(&gw_lock);
-    gw_active++;
+    gw_draining = 1;
     pthread_mutex_unlock(&gw_lock);
 }
 
-/* gateway_leave - a connection ends */
-void gateway_leave(void)
+/* gateway_draining - 1 once shutdown began */
+int gateway_draining(void)
+{
+    int r;
+
+    pthread_mutex_lock(&gw_lock);
+    r = gw_draining;
+    pthread_mutex_unlock(&gw_lock);
+    return r;
+}
+
+/* gateway_msg_end - a message ended (accepted, rejected or aborted) */
+void gateway_msg_end(void)
 {
     pthread_mutex_lock(&gw_lock);
     if (gw_active > 0 && --gw_active == 0)
@@ -161,7 +187,7 @@ void gateway_leave(void)
     pthread_mutex_unlock(&gw_lock);
 }
 
-/* gateway_wait_idle - wait up to seconds for connections to end; count left */
+/* gateway_wait_idle - wait up to seconds for messages in flight; count left */
 int gateway_wait_idle(unsigned seconds)
 {
     struct timespec until;

@@ -9,8 +9,10 @@
  * logs every error and the running configuration stays in force.
  * The socket is fixed at start: a reload that changes it logs a warning.
  *
- * gateway_enter()/gateway_leave() count connections in flight so that
- * shutdown can wait for them (gateway_wait_idle).  Thread-safe.
+ * gateway_msg_begin()/gateway_msg_end() count messages in flight so that
+ * shutdown can wait for them (gateway_wait_idle).  Once gateway_drain()
+ * is called, gateway_msg_begin() refuses new messages (returns -1): the
+ * MTA is answered tempfail and retries later.  Thread-safe.
  */
 #ifndef MAILSEAL_MILTER_GATEWAY_H
 #define MAILSEAL_MILTER_GATEWAY_H
@@ -29,8 +31,10 @@ struct gw_conf *gateway_acquire(void);
 void gateway_release(struct gw_conf *gc);
 int gateway_reload(void);
 void gateway_shutdown(void);
-void gateway_enter(void);
-void gateway_leave(void);
+int gateway_msg_begin(void);
+void gateway_msg_end(void);
+void gateway_drain(void);
+int gateway_draining(void);
 int gateway_wait_idle(unsigned seconds);
 
 #endif

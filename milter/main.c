@@ -5,10 +5,12 @@
  * secret on first start), open the milter socket as root, hand a unix
  * socket to the service user, detach unless -f, write the pid file, drop
  * privileges for good, disable core dumps, then run libmilter.
- * Signals: SIGUSR1 reloads (a thread of ours waits for it; libmilter's own
- * signal thread turns SIGHUP and SIGTERM into a stop).  On a stop the
- * listening socket is closed at once and connections in flight are given
- * milter.shutdown_timeout seconds to finish; then the process exits 0.
+ * Signals: the main thread waits for them while libmilter runs in its own
+ * thread.  SIGUSR1 (and SIGHUP) reload.  SIGTERM/SIGINT: new messages are
+ * answered tempfail at once, messages in flight get milter.shutdown_timeout
+ * seconds to finish, then libmilter is stopped and the process exits 0.
+ * (libmilter's own stop would end its worker pool and drop messages in
+ * flight, so it is only called once they are done.)
  * Exit 1 on any start-up failure, with the reason on stderr and in syslog.
  */
 #include <errno.h>
@@ -262,45 +264,68 @@ static void no_core_dumps(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* reload_thread - wait for SIGUSR1 and reload */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reload_cond = PTHREAD_COND_INITIALIZER;
+static int reload_pending;
+static int milter_rc;
+
+/* reload_thread - reload whenever the signal loop asks for it */
 static void *reload_thread(void *arg)
 {
-    sigset_t set;
-    int sig;
-
     (void)arg;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGUSR1) {
-            log_notice(NULL, "reload requested (SIGUSR1)");
-            gateway_reload();
-        }
+        pthread_mutex_lock(&reload_lock);
+        while (!reload_pending)
+            pthread_cond_wait(&reload_cond, &reload_lock);
+        reload_pending = 0;
+        pthread_mutex_unlock(&reload_lock);
+        gateway_reload();
     }
     return NULL;
 }
 
-/* start_reload_thread - block SIGUSR1 everywhere and let one thread take it */
-static int start_reload_thread(void)
+/* milter_thread - run libmilter's listener until smfi_stop() */
+static void *milter_thread(void *arg)
 {
-    sigset_t set;
-    pthread_t tid;
+    (void)arg;
+    milter_rc = smfi_main();
+    /* Wake the signal loop if libmilter stopped on its own. */
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0
-        || pthread_create(&tid, NULL, reload_thread, NULL) != 0)
-        return -1;
-    pthread_detach(tid);
-    return 0;
+/* signal_loop - the main thread waits for signals until told to stop.
+ * Linux hands a signal sent to the process to its main thread when that
+ * thread is waiting for it, so libmilter's own signal thread (which would
+ * stop the worker pool and drop messages in flight) does not see SIGTERM. */
+static int signal_loop(const sigset_t *set)
+{
+    int sig;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        switch (sig) {
+        case SIGUSR1:
+        case SIGHUP:
+            log_notice(NULL, "reload requested (%s)", sig == SIGUSR1 ? "SIGUSR1" : "SIGHUP");
+            pthread_mutex_lock(&reload_lock);
+            reload_pending = 1;
+            pthread_cond_signal(&reload_cond);
+            pthread_mutex_unlock(&reload_lock);
+            break;
+        default:
+            return sig;
+        }
+    }
 }
 
 int main(int argc, char **argv)
 {
     const char *path = CONFIG_DEFAULT_PATH, *socket_override = NULL;
-    int foreground = 0, test = 0, c, rc, left;
+    int foreground = 0, test = 0, c, left, sig;
+    sigset_t sigs;
+    pthread_t tid, mtid;
     struct run_user ru;
     struct gw_conf *gc;
     struct diag d;
@@ -350,27 +375,37 @@ int main(int argc, char **argv)
     if (write_pid(gc->cfg->pid_file, &ru) < 0 || drop_privileges(&ru) < 0)
         log_fatal("not started");
     no_core_dumps();
-    if (start_reload_thread() < 0)
-        log_fatal("cannot start the reload thread");
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0
+        || pthread_create(&tid, NULL, reload_thread, NULL) != 0
+        || pthread_create(&mtid, NULL, milter_thread, NULL) != 0)
+        log_fatal("cannot start threads");
+    pthread_detach(tid);
     log_notice(NULL, "started: socket %s, %zu rule(s), user %s, pid %ld",
                gc->cfg->socket, rules_count(gc->cfg->rules),
                ru.set ? ru.name : "(unchanged)", (long)getpid());
     gateway_release(gc);
 
-    rc = smfi_main();
+    sig = signal_loop(&sigs);
 
+    gateway_drain();
     gc = gateway_acquire();
-    log_notice(NULL, "stopping: no new connections; waiting up to %us for messages in flight",
-               gc->cfg->shutdown_timeout);
+    log_notice(NULL, "stopping (%s): new messages are tempfailed; waiting up to %us "
+               "for messages in flight", strsignal(sig), gc->cfg->shutdown_timeout);
     left = gateway_wait_idle(gc->cfg->shutdown_timeout);
     if (left > 0)
-        log_warning(NULL, "stopped with %d connection(s) still open: their MTA retries them", left);
-    else
-        log_notice(NULL, "stopped");
+        log_warning(NULL, "stopping with %d message(s) still in flight: their MTA retries them", left);
+    smfi_stop();
+    pthread_join(mtid, NULL);
+    log_notice(NULL, "stopped");
     if (gc->cfg->pid_file && gc->cfg->pid_file[0])
         unlink(gc->cfg->pid_file);
     gateway_release(gc);
     gateway_shutdown();
     log_close();
-    return rc == MI_SUCCESS ? 0 : 1;
+    return milter_rc == MI_SUCCESS ? 0 : 1;
 }
