@@ -13,15 +13,17 @@
 #   --no-build  do not run install-deps.sh or build; use --milter or
 #               build/milter/mailseal-milter as it is
 #   --milter    the daemon binary (default build/milter/mailseal-milter)
-#   --dir       working directory (default demo/ in the repository; its
-#               previous contents are replaced)
+#   --dir       working directory (default demo/ in the repository, or
+#               /tmp/mailseal-demo when users postfix and mailseal cannot
+#               reach that; --check: a new temporary directory, removed
+#               when the check passes); a previous demo's contents are replaced
 #   --port      Postfix's port on 127.0.0.1 (default 2525; --check: a free one)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-check=0 build=1 milter="" dir="$root/demo" port=""
+check=0 build=1 milter="" dir="" port=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) check=1; shift ;;
@@ -72,23 +74,54 @@ if getent passwd mailseal >/dev/null; then
     die "user postfix is not in group mailseal (run scripts/install-deps.sh)"
 fi
 
-# A fresh working directory (only one that a demo made is ever removed).
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
-if [ -n "$(ls -A "$dir")" ]; then
-  [ -e "$dir/.mailseal-demo" ] || die "$dir is not empty and not a demo directory: refusing to clear it"
-  for f in "$dir"/*.pid; do
-    [ -e "$f" ] || continue
-    pid=$(head -n1 "$f" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      die "a demo seems to be running in $dir (pid $pid from $(basename "$f")); stop it first"
-    fi
+# reachable DIR - can the unprivileged users (Postfix's, the daemon's) get to DIR?
+reachable() {
+  local u
+  for u in postfix $run_user; do
+    runuser -u "$u" -- test -x "$1" || return 1
   done
-  "$py" "$e2e/mailseal_e2e.py" postfix-stop "$dir/postfix" >/dev/null 2>&1 || true
-  rm -rf "${dir:?}"/* "$dir"/.mailseal-demo
+}
+
+# claim DIR - make DIR an empty demo directory (mode 0755); only a
+# directory that a demo made (it holds .mailseal-demo) is ever cleared.
+claim() {
+  local d=$1 f pid
+  mkdir -p "$d"
+  if [ -n "$(ls -A "$d")" ]; then
+    [ -e "$d/.mailseal-demo" ] || die "$d is not empty and not a demo directory: refusing to clear it"
+    for f in "$d"/*.pid; do
+      [ -e "$f" ] || continue
+      pid=$(head -n1 "$f" 2>/dev/null || true)
+      if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        die "a demo seems to be running in $d (pid $pid from $(basename "$f")); stop it first"
+      fi
+    done
+    "$py" "$e2e/mailseal_e2e.py" postfix-stop "$d/postfix" >/dev/null 2>&1 || true
+    rm -rf "${d:?}"/* "$d"/.mailseal-demo
+  fi
+  chmod 0755 "$d"
+  touch "$d/.mailseal-demo"
+}
+
+# The working directory: users postfix and mailseal must reach it.
+tmp_dir=""
+if [ -z "$dir" ]; then
+  if [ "$check" = 1 ]; then
+    tmp_dir=$(mktemp -d /tmp/mailseal-demo-check.XXXXXX)
+    dir=$tmp_dir
+  else
+    dir="$root/demo"
+  fi
 fi
-chmod 0755 "$dir"
-touch "$dir/.mailseal-demo"
+claim "$dir"
+dir=$(cd "$dir" && pwd)
+if ! reachable "$dir"; then
+  [ "$dir" = "$root/demo" ] ||
+    die "$dir cannot be reached by users postfix/mailseal (a parent directory is private)"
+  say "$dir cannot be reached by users postfix/mailseal (a parent directory is private): using /tmp/mailseal-demo"
+  dir=/tmp/mailseal-demo
+  claim "$dir"
+fi
 queue="$dir/postfix/queue"
 sockdir="$queue/mailseal"
 mkdir -p "$sockdir" "$dir/spool" "$dir/sink"
@@ -213,9 +246,14 @@ if [ "$check" = 1 ]; then
     { echo "$out" >&2; say "check: FAIL: [block] message not refused with 550 5.7.1"; ok=0; }
 
   if [ "$ok" = 1 ]; then
-    say "check: OK ($dir/sink/001.eml is marked [Secure] and X-Mailseal-Class: confidential)"
+    say "check: OK (the sink got the message marked [Secure] and X-Mailseal-Class: confidential)"
+    if [ -n "$tmp_dir" ]; then
+      stop_all
+      rm -rf "$tmp_dir"
+    fi
     exit 0
   fi
+  say "check: FAILED; files kept in $dir"
   sed -n '1,40p' "$dir/sink/001.eml" >&2
   tail -n 30 "$dir/milter.log" >&2
   exit 1

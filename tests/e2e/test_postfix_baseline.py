@@ -60,7 +60,6 @@ class PostfixBaseline(E2ETestCase):
         self.assertAccepted(result)
         got = self.sink.wait_for(1)[0]
         self.assertEqual(got.header("Subject"), "milter back")
-        self.assertEqual(milter.stop(), 0, milter.log())
 
 
 if __name__ == "__main__":
