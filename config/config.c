@@ -127,7 +127,7 @@ static const struct config_key config_keys[] = {
     { "policy", NULL, NULL, 0, 0, NOF, 0 },
     { "policy.on_incomplete", ck_on_incomplete, "encrypt", 0, 0, F(on_incomplete), 0 },
     { "loop", NULL, NULL, 0, 0, NOF, 0 },
-    { "loop.secret_file", ck_path, "/etc/mailseal/loop.key", 0, 0, F(loop_secret_file), 0 },
+    { "loop.secret_file", ck_path, "/var/lib/mailseal/loop.key", 0, 0, F(loop_secret_file), 0 },
     { "loop.max_age", ck_duration, "7d", 60, 365 * 86400, F(loop_max_age), 0 },
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -424,7 +424,7 @@ static void check_defaults(const struct config *cfg)
     assert_int_equal(cfg->limits.max_parts, 2000);
     assert_int_equal(cfg->limits.scan_limit, 32 * MiB);
     assert_int_equal(cfg->on_incomplete, RULES_INCOMPLETE_ENCRYPT);
-    assert_string_equal(cfg->loop_secret_file, "/etc/mailseal/loop.key");
+    assert_string_equal(cfg->loop_secret_file, "/var/lib/mailseal/loop.key");
     assert_int_equal(cfg->loop_max_age, 7 * 86400);
 }
 
