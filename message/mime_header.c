@@ -27,7 +27,7 @@
 #include "message/mime_header.h"
 #include "message/rfc2047.h"
 
-#define RAWP_MAX 256              /* name=value items read per field value */
+#define RAWP_MAX 128              /* name=value items read per field value */
 #define SECTION_NUM_MAX 9999      /* highest RFC 2231 section number accepted */
 
 /* one name=value as written */

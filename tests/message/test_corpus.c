@@ -3,7 +3,7 @@
  * corpus ($MAILSEAL_SOURCE_DIR/../shared/corpus; skipped when missing):
  * each must build (0), give a consistent tree, deliver only valid UTF-8,
  * and give the same model whether the spool stays in memory or spills to
- * disk.  For some files, known facts are checked (file names in RFC 2231
+ * disk; the parser's events must not depend on how the bytes are split.  For some files, known facts are checked (file names in RFC 2231
  * and RFC 2047, decoded sizes of base64 attachments, decoded text and
  * subjects in several charsets, nesting, limits).
  */
@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "message/charset.h"
+#include "message/mime_parse.h"
 #include "message/model.h"
 #include "message/spool.h"
 #include "util/buf.h"
@@ -242,6 +243,119 @@ static void test_all_files(void **state)
     assert_true(files >= 50);
 }
 
+/* a running FNV-1a hash of parser events */
+struct events {
+    uint64_t h;
+};
+
+/* ev_mix - hash bytes */
+static void ev_mix(struct events *e, const void *d, size_t n)
+{
+    const unsigned char *p = d;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        e->h = (e->h ^ p[i]) * 1099511628211ULL;
+}
+
+/* ev_begin - hash a part_begin */
+static int ev_begin(void *arg, struct mime_part *part)
+{
+    struct events *e = arg;
+
+    ev_mix(e, "B", 1);
+    ev_mix(e, part->ct->type, strlen(part->ct->type));
+    ev_mix(e, &part->id, sizeof(part->id));
+    ev_mix(e, &part->depth, sizeof(part->depth));
+    ev_mix(e, &part->body_offset, sizeof(part->body_offset));
+    return 0;
+}
+
+/* ev_body - hash body bytes (not how they were split) */
+static int ev_body(void *arg, const struct mime_part *part, const char *data, size_t len)
+{
+    (void)part;
+    ev_mix(arg, data, len);
+    return 0;
+}
+
+/* ev_end - hash a part_end */
+static int ev_end(void *arg, const struct mime_part *part)
+{
+    struct events *e = arg;
+
+    ev_mix(e, "E", 1);
+    ev_mix(e, &part->body_end, sizeof(part->body_end));
+    ev_mix(e, &part->flags, sizeof(part->flags));
+    return 0;
+}
+
+/* events_of - the event hash of data parsed in pieces of step bytes */
+static uint64_t events_of(const char *data, size_t len, size_t step)
+{
+    struct events e = { 14695981039346656037ULL };
+    struct mime_callbacks cb = { ev_begin, ev_body, ev_end, &e };
+    struct msg_limits lim;
+    struct mime_parser *p;
+    size_t off;
+
+    msg_limits_default(&lim);
+    p = mime_parse_new(&lim, &cb);
+    assert_non_null(p);
+    for (off = 0; off < len; off += step)
+        assert_int_equal(mime_parse_push(p, data + off, len - off < step ? len - off : step), 0);
+    assert_int_equal(mime_parse_finish(p), 0);
+    mime_parse_free(p);
+    return e.h;
+}
+
+/* test_chunking - the same events however the file is split */
+static void test_chunking(void **state)
+{
+    static const size_t steps[] = { 1, 2, 3, 61, MIME_LINE_CAP - 1, MIME_LINE_CAP + 3 };
+    char *dir = corpus_dir();
+    struct dirent **names;
+    int n, i;
+
+    (void)state;
+    if (dir == NULL)
+        skip();
+    n = scandir(dir, &names, NULL, alphasort);
+    assert_true(n > 0);
+    for (i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t len = strlen(name), s, size = 0;
+        struct buf path = BUF_INIT(4096), data = BUF_INIT(64 << 20);
+        char chunk[65536];
+        uint64_t whole;
+        FILE *fp;
+
+        if (len < 4 || strcmp(name + len - 4, ".eml") != 0) {
+            free(names[i]);
+            continue;
+        }
+        buf_printf(&path, "%s/%s", dir, name);
+        assert_non_null(fp = fopen(path.data, "rb"));
+        while ((len = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+            assert_int_equal(buf_add(&data, chunk, len), 0);
+        fclose(fp);
+        size = data.len;
+        whole = events_of(data.data, size, size ? size : 1);
+        for (s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+            if (steps[s] < 4 && size > 300000)
+                continue;                       /* keep the run short */
+            if (events_of(data.data, size, steps[s]) != whole)
+                print_error("%s: events differ with pieces of %zu bytes\n", name, steps[s]);
+            assert_true(events_of(data.data, size, steps[s]) == whole);
+        }
+        buf_free(&path);
+        buf_free(&data);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+}
+
 struct fact {
     const char *file;
     unsigned part;            /* the part the facts are about */
@@ -403,6 +517,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_files),
+        cmocka_unit_test(test_chunking),
         cmocka_unit_test(test_facts),
         cmocka_unit_test(test_attachment_count),
     };

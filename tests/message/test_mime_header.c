@@ -177,7 +177,8 @@ static void test_params(void **state)
 /* test_param_caps - count of parameters, sections and value bytes are capped */
 static void test_param_caps(void **state)
 {
-    char *s = malloc(64 * 1024);
+    const size_t cap = 64 * 1024;
+    char *s = malloc(cap);
     struct mime_params ps;
     size_t n = 0, i;
     char want[MIME_2231_SECTIONS_MAX + 1];
@@ -185,7 +186,7 @@ static void test_param_caps(void **state)
     (void)state;
     /* 70 parameters: 64 kept */
     for (i = 0; i < 70; i++)
-        n += (size_t)sprintf(s + n, "; p%zu=%zu", i, i);
+        n += (size_t)snprintf(s + n, cap - n, "; p%zu=%zu", i, i);
     assert_int_equal(mime_params_parse(s, n, &ps), 0);
     assert_int_equal(ps.n, MIME_PARAMS_MAX);
     assert_string_equal(mime_params_get(&ps, "p63"), "63");
@@ -196,7 +197,7 @@ static void test_param_caps(void **state)
     /* 100 sections: the first 64 joined */
     n = 0;
     for (i = 100; i-- > 0;)
-        n += (size_t)sprintf(s + n, "; x*%zu=%c", i, (char)('a' + i % 26));
+        n += (size_t)snprintf(s + n, cap - n, "; x*%zu=%c", i, (char)('a' + i % 26));
     for (i = 0; i < MIME_2231_SECTIONS_MAX; i++)
         want[i] = (char)('a' + i % 26);
     want[i] = 0;
@@ -208,13 +209,13 @@ static void test_param_caps(void **state)
     mime_params_free(&ps);
     n = 0;
     for (i = 0; i < 100; i++)
-        n += (size_t)sprintf(s + n, "; x*%zu=%c", i, (char)('a' + i % 26));
+        n += (size_t)snprintf(s + n, cap - n, "; x*%zu=%c", i, (char)('a' + i % 26));
     assert_int_equal(mime_params_parse(s, n, &ps), 0);
     assert_string_equal(mime_params_get(&ps, "x"), want);
     mime_params_free(&ps);
 
     /* a 9,000 byte value is cut at MIME_PARAM_VALUE_MAX */
-    n = (size_t)sprintf(s, "; v=\"");
+    n = (size_t)snprintf(s, cap, "; v=\"");
     memset(s + n, 'v', 9000);
     n += 9000;
     s[n++] = '"';

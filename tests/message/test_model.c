@@ -483,6 +483,7 @@ static void test_malformed(void **state)
 {
     static const char msg[] =
         "Subject: broken\n"
+        "X-Nul: a\0b\n"
         "Content-Type: multipart/mixed; boundary=b\n"
         "\n"
         "--b\n"
@@ -511,6 +512,7 @@ static void test_malformed(void **state)
     assert_int_equal(m->nparts, 4);
     assert_int_equal(m->incomplete, 0);
     assert_int_equal(m->root->flags, MSG_PART_MULTIPART | MSG_PART_NO_END);
+    assert_string_equal(msg_header_find(m->root, "X-Nul", 0)->value, "ab");
     assert_int_equal(part_by_id(m, 1)->flags, MSG_PART_TEXT | MSG_PART_BAD_ENCODING);
     assert_string_equal(part_by_id(m, 1)->encoding, "base64");
     assert_string_equal(text_of(&c, 1), "Hello, World!");
