@@ -513,6 +513,7 @@ static void test_attachment_count(void **state)
     free(dir);
 }
 
+/* main - run the tests */
 int main(void)
 {
     const struct CMUnitTest tests[] = {

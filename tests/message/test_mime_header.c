@@ -445,6 +445,7 @@ static void test_header_line_cap(void **state)
     free(big);
 }
 
+/* main - run the tests */
 int main(void)
 {
     const struct CMUnitTest tests[] = {

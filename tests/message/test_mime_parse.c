@@ -78,7 +78,7 @@ static int t_end(void *arg, const struct mime_part *part)
 
 static const struct mime_callbacks trace_cb = { t_begin, t_body, t_end, NULL };
 
-/* limits_small - default limits with the given overrides (0: default) */
+/* limits_with - default limits with the given overrides (0: default) */
 static struct msg_limits limits_with(size_t max_headers, unsigned max_depth, size_t max_parts)
 {
     struct msg_limits lim = {
@@ -673,6 +673,7 @@ static void test_long_body_lines(void **state)
     buf_free(&b);
 }
 
+/* main - run the tests */
 int main(void)
 {
     const struct CMUnitTest tests[] = {

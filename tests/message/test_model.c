@@ -853,6 +853,7 @@ static void test_envelope(void **state)
     msg_envelope_free(&env);
 }
 
+/* main - run the tests */
 int main(void)
 {
     const struct CMUnitTest tests[] = {

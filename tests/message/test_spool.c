@@ -203,6 +203,7 @@ static void test_bad_directory(void **state)
     }
 }
 
+/* main - run the tests */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
