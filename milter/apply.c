@@ -174,7 +174,7 @@ static void apply_log(const struct msg_ctx *mc, const struct rules_result *res,
 {
     struct buf matched = BUF_INIT(1024), audited = BUF_INIT(1024), acts = BUF_INIT(1024);
 
-    if (res->nmatched == 0 && res->naudited == 0) {
+    if (res->nmatched == 0 && res->naudited == 0 && !res->incomplete) {
         log_info(mc->mctx_qid, "no rule matched: %s (nrcpt=%zu%s)", outcome,
                  mc->mctx_env.nrcpts, res->incomplete ? ", incomplete" : "");
         return;
@@ -184,9 +184,10 @@ static void apply_log(const struct msg_ctx *mc, const struct rules_result *res,
     for (size_t i = 0; i < res->nactions; i++)
         if ((i ? buf_addc(&acts, ',') : 0) < 0 || buf_adds(&acts, action_names[res->actions[i].kind]) < 0)
             break;
-    log_notice(mc->mctx_qid, "rules matched=%s audit=%s actions=%s outcome=%s%s",
+    log_notice(mc->mctx_qid, "rules matched=%s audit=%s actions=%s outcome=%s%s%s%s",
                buf_str(&matched), buf_str(&audited), acts.len ? acts.data : "-", outcome,
-               res->incomplete ? " (limits hit: on_incomplete applied)" : "");
+               res->reject ? " by " : "", res->reject ? res->reject->rule : "",
+               res->incomplete ? " (limits hit: undecided rules handled by policy.on_incomplete)" : "");
     buf_free(&matched);
     buf_free(&audited);
     buf_free(&acts);

@@ -405,6 +405,56 @@ static void test_reload(void **state)
     assert_int_equal(gateway_reload(), 0);
 }
 
+/* set_config - rewrite the configuration with extra YAML and reload it */
+static void set_config(const char *extra)
+{
+    char conf[1024];
+
+    snprintf(conf, sizeof(conf),
+             "organization:\n  domains: [example.com]\nrules: rules.yaml\n"
+             "spool: {directory: %s}\nloop: {secret_file: %s/loop.key}\n%s", dir, dir, extra);
+    write_text(path_conf, conf);
+    assert_int_equal(gateway_reload(), 0);
+}
+
+static void test_on_incomplete(void **state)
+{
+    /* The Subject comes after the header limit: subject_contains cannot be
+     * decided.  Protective actions apply (encrypt policy) or the message is
+     * rejected (reject policy); harmless actions (add_header) do not. */
+    static const struct hdr h_block[] = { { "X-1", " a" }, { "X-2", " b" }, { "X-3", " c" },
+                                          { "Subject", " [block]" }, { NULL, NULL } };
+    static const struct hdr h_tag[] = { { "X-1", " a" }, { "X-2", " b" }, { "X-3", " c" },
+                                        { "Subject", " [tag]" }, { NULL, NULL } };
+
+    (void)state;
+    write_text(path_rules, rules_a);
+    set_config("limits: {max_headers: 3}\n");
+    assert_int_equal(run_message("<bob@partner.test>", h_block, "x\r\n"), SMFIS_REJECT);
+    assert_string_equal(buf_str(&ops), "reply 550 5.7.1 Blocked 100%% by policy\n");
+    /* every undecidable protective rule counts: the [block] rule rejects this one too */
+    assert_int_equal(run_message("<bob@partner.test>", h_tag, "x\r\n"), SMFIS_REJECT);
+    write_text(path_rules,
+               "rules:\n  - name: tag\n    if: {subject_contains: \"[tag]\"}\n"
+               "    then: {add_header: {name: X-Tag, value: yes}}\n"
+               "  - name: hold\n    if: {subject_contains: \"[hold]\"}\n"
+               "    then: {quarantine: \"held for review\"}\n");
+    set_config("limits: {max_headers: 3}\n");
+    assert_int_equal(run_message("<bob@partner.test>", h_tag, "x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "quarantine held for review\n");
+
+    set_config("limits: {max_headers: 3}\npolicy: {on_incomplete: reject}\n");
+    assert_int_equal(run_message("<bob@partner.test>", h_tag, "x\r\n"), SMFIS_REJECT);
+    assert_string_equal(buf_str(&ops),
+                        "reply 550 5.7.1 Message could not be fully checked by the mail encryption gateway\n");
+
+    /* within the limit, the same messages are decided normally */
+    write_text(path_rules, rules_a);
+    set_config("");
+    assert_int_equal(run_message("<bob@partner.test>", h_tag, "x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_spool_fault_tempfails),
         cmocka_unit_test(test_scope),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_on_incomplete),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
