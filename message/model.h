@@ -37,7 +37,7 @@ void msg_limits_default(struct msg_limits *lim);
 
 /* Set in msg_model.incomplete when a limit was hit. */
 #define MSG_INC_SIZE     0x01u  /* message larger than max_size: body not parsed */
-#define MSG_INC_HEADERS  0x02u  /* too many or too long header fields: some dropped */
+#define MSG_INC_HEADERS  0x02u  /* too many header fields (the rest dropped) or one too long (cut) */
 #define MSG_INC_DEPTH    0x04u  /* MIME nesting deeper than max_depth: not descended */
 #define MSG_INC_PARTS    0x08u  /* more parts than max_parts: the rest not modelled */
 #define MSG_INC_SCAN     0x10u  /* text beyond scan_limit not delivered */
@@ -51,7 +51,7 @@ struct msg_header {
 /* msg_part.flags */
 #define MSG_PART_MULTIPART       0x0001u /* multipart/x: children are its parts */
 #define MSG_PART_MESSAGE         0x0002u /* message/rfc822: one child, the message */
-#define MSG_PART_TEXT            0x0004u /* text/plain or text/html: text sent to the sink */
+#define MSG_PART_TEXT            0x0004u /* any text type: decoded text sent to the sink */
 #define MSG_PART_HTML            0x0008u /* text/html */
 #define MSG_PART_ATTACHMENT      0x0010u /* an attachment (see README, "message model") */
 #define MSG_PART_BAD_ENCODING    0x0020u /* invalid base64 / quoted-printable seen */

@@ -15,7 +15,8 @@
  * it is encoded as "=?UTF-8?B?...?=" words that never split a UTF-8
  * character, on lines of at most 76 characters.  CR, LF and other control
  * characters in the input are replaced by spaces, so the result can never
- * start a new header.  Both append to out and return -1 if out failed.
+ * start a new header.  Folded lines are joined with "\n " (LF and a space),
+ * the form libmilter hands to the MTA; Postfix and Sendmail write CRLF.  Both append to out and return -1 if out failed.
  */
 #ifndef MAILSEAL_MESSAGE_RFC2047_H
 #define MAILSEAL_MESSAGE_RFC2047_H

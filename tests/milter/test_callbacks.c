@@ -385,6 +385,12 @@ static void test_reload(void **state)
     assert_int_equal(gateway_reload(), -1);
     assert_int_equal(run_message("<bob@partner.test>", h, "x\r\n"), SMFIS_CONTINUE);
     assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    /* a broken configuration file: reload fails, the old configuration stays */
+    write_text(path_conf, "organization:\n  domians: [example.com]\nrules: rules.yaml\n");
+    assert_int_equal(gateway_reload(), -1);
+    assert_int_equal(run_message("<bob@partner.test>", h, "x\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    write_text(path_conf, conf);
     /* a message in flight across a good reload finishes with the rules it started with */
     buf_reset(&ops);
     connect_from("127.0.0.1");
