@@ -815,7 +815,6 @@ class Milter:
                 "socket": self.spec,
                 "user": "",
                 "pid_file": self.pid_file,
-                "umask": "0000",
                 "timeout": 60,
                 "shutdown_timeout": 20,
                 "log_level": "debug",

@@ -211,6 +211,19 @@ class Gateway(E2ETestCase):
         self.assertNotRegex(report, r"rules\.yaml:\d+:\d+")
         self.assertEqual(milter.stop(), 0)
 
+    def test_unix_socket_of_service_user_is_reachable_by_postfix(self):
+        # as packaging/postfix sets it up: socket owned by mailseal, mode
+        # 0770 (umask 0007), user postfix in group mailseal
+        milter = self.gateway([TAG_RULE], transport="unix",
+                              config={"milter": {"user": "mailseal"}}, create_secret=False)
+        st = os.stat(milter.socket_path)
+        self.assertEqual(st.st_uid, pwd.getpwnam("mailseal").pw_uid)
+        self.assertEqual(st.st_mode & 0o007, 0, "milter socket open to others")
+        self.assertAccepted(self.send(make_message(subject="over unix [tag]")))
+        got = self.sink.wait_for(1)[0]
+        self.assertEqual(got.headers(TAG_HEADER[0]), [TAG_HEADER[1]])
+        self.assertEqual(milter.stop(), 0)
+
     # (k)
     def test_forged_loop_marker_is_removed_and_genuine_marker_passes_untouched(self):
         self.gateway([{"name": "secure", "if": {"subject_contains": "[loop]"},
