@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "crypto/keyfile.h"
+#include "util/buf.h"
 
 #define KEYFILE_MAX_LEN 512
 
@@ -44,18 +45,6 @@ int keyfile_check_perms(const char *path, int fd, struct diag *d)
         return -1;
     }
     return 0;
-}
-
-/* keyfile_hexval - value of one hex digit, -1 when not one */
-static int keyfile_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* keyfile_create - write a fresh random key to a new file */
@@ -140,8 +129,8 @@ int keyfile_load(const char *path, unsigned char *key, size_t len, int create,
         goto out;
     }
     for (size_t i = 0; i < len; i++) {
-        int hi = keyfile_hexval((unsigned char)text[2 * i]);
-        int lo = keyfile_hexval((unsigned char)text[2 * i + 1]);
+        int hi = hex_value((unsigned char)text[2 * i]);
+        int lo = hex_value((unsigned char)text[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             diag_add(d, path, 0, 0, "key file holds a character that is not a hexadecimal digit");

@@ -40,7 +40,6 @@
 #define CS_NAME_MAX   40      /* longest charset name looked up */
 #define CS_CARRY_MAX  16      /* longest incomplete sequence carried */
 #define CS_WINDOW     16      /* bytes of a new push joined to the carry */
-#define CS_OUT_SIZE   2048    /* staging area before buf_add() */
 
 enum cs_kind {
     CS_UTF8,                  /* validated here */
@@ -57,14 +56,6 @@ struct charset_conv {
     iconv_t cd;
     unsigned char carry[CS_CARRY_MAX];
     size_t ncarry;
-};
-
-/* staged output: small writes are collected before going to the buf */
-struct cs_out {
-    struct buf *b;
-    size_t n;
-    int failed;
-    char s[CS_OUT_SIZE];
 };
 
 /* labels and mislabels seen in mail, lowercase; "" target means native */
@@ -181,31 +172,8 @@ static const uint16_t w1252_c1[32] = {
 
 static const char fffd[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
 
-/* out_flush - move staged bytes to the buf */
-static void out_flush(struct cs_out *o)
-{
-    if (o->n && !o->failed && buf_add(o->b, o->s, o->n) < 0)
-        o->failed = 1;
-    o->n = 0;
-}
-
-/* out_bytes - append bytes (large runs go straight to the buf) */
-static void out_bytes(struct cs_out *o, const void *p, size_t n)
-{
-    if (n > CS_OUT_SIZE - o->n) {
-        out_flush(o);
-        if (n > CS_OUT_SIZE / 2) {
-            if (!o->failed && buf_add(o->b, p, n) < 0)
-                o->failed = 1;
-            return;
-        }
-    }
-    memcpy(o->s + o->n, p, n);
-    o->n += n;
-}
-
 /* out_cp - append one code point as UTF-8 */
-static void out_cp(struct cs_out *o, uint32_t cp)
+static void out_cp(struct buf_stage *o, uint32_t cp)
 {
     unsigned char u[4];
     size_t n;
@@ -229,7 +197,7 @@ static void out_cp(struct cs_out *o, uint32_t cp)
         u[3] = (unsigned char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    out_bytes(o, u, n);
+    buf_stage_add(o, u, n);
 }
 
 /* w1252_cp - the code point of a Windows-1252 byte */
@@ -316,7 +284,7 @@ static inline size_t ascii_run(const unsigned char *p, size_t n)
 
 /* decode_native - UTF-8, Windows-1252 or unknown; return the bytes consumed */
 static size_t decode_native(struct charset_conv *cv, const unsigned char *in, size_t n,
-                            int final, struct cs_out *o)
+                            int final, struct buf_stage *o)
 {
     const unsigned char *p = in, *end = in + n;
 
@@ -325,7 +293,7 @@ static size_t decode_native(struct charset_conv *cv, const unsigned char *in, si
         int r;
 
         if (run) {
-            out_bytes(o, p, run);
+            buf_stage_add(o, p, run);
             p += run;
             continue;
         }
@@ -340,7 +308,7 @@ static size_t decode_native(struct charset_conv *cv, const unsigned char *in, si
             while (q < end && *q >= 0x80 && (r = utf8_seq(q, end)) > 0)
                 q += r;
             if (q > p) {
-                out_bytes(o, p, (size_t)(q - p));
+                buf_stage_add(o, p, (size_t)(q - p));
                 p = q;
                 continue;
             }
@@ -351,7 +319,7 @@ static size_t decode_native(struct charset_conv *cv, const unsigned char *in, si
         if (cv->kind == CS_UNKNOWN) {
             out_cp(o, w1252_cp(*p++));  /* one byte as Windows-1252 */
         } else {
-            out_bytes(o, fffd, 3);
+            buf_stage_add(o, fffd, 3);
             p += r < 0 ? (size_t)-r : (size_t)(end - p);
         }
     }
@@ -359,19 +327,19 @@ static size_t decode_native(struct charset_conv *cv, const unsigned char *in, si
 }
 
 /* iconv_drain - let iconv emit output it buffered (shift state, lookahead) */
-static void iconv_drain(struct charset_conv *cv, struct cs_out *o)
+static void iconv_drain(struct charset_conv *cv, struct buf_stage *o)
 {
     char tmp[64];
     char *op = tmp;
     size_t oleft = sizeof(tmp);
 
     if (iconv(cv->cd, NULL, NULL, &op, &oleft) != (size_t)-1 || op > tmp)
-        out_bytes(o, tmp, (size_t)(op - tmp));
+        buf_stage_add(o, tmp, (size_t)(op - tmp));
 }
 
 /* decode_iconv - convert through iconv; return the bytes consumed */
 static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, size_t n,
-                           int final, struct cs_out *o)
+                           int final, struct buf_stage *o)
 {
     size_t pos = 0;
 
@@ -384,7 +352,7 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
             size_t run = ascii_run(in + pos, n - pos);
 
             if (run) {
-                out_bytes(o, in + pos, run);
+                buf_stage_add(o, in + pos, run);
                 pos += run;
                 continue;
             }
@@ -400,16 +368,16 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
             char *op;
             size_t oleft, r;
 
-            if (CS_OUT_SIZE - o->n < 64)
-                out_flush(o);
+            if (BUF_STAGE_SIZE - o->n < 64)
+                buf_stage_flush(o);
             op = o->s + o->n;
-            oleft = CS_OUT_SIZE - o->n;
+            oleft = BUF_STAGE_SIZE - o->n;
             r = iconv(cv->cd, &ip, &ileft, &op, &oleft);
             o->n = (size_t)(op - o->s);
             if (r != (size_t)-1)
                 break;
             if (errno == E2BIG) {
-                out_flush(o);
+                buf_stage_flush(o);
             } else if (errno == EINVAL && seg_end < n) {
                 /* incomplete inside the input: give iconv more */
                 size_t more = n - seg_end < CS_WINDOW ? n - seg_end : CS_WINDOW;
@@ -419,7 +387,7 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
             } else if (errno == EINVAL && !final && ileft <= CS_CARRY_MAX) {
                 break;                  /* incomplete at the end: carried */
             } else if (errno == EINVAL && final) {
-                out_bytes(o, fffd, 3);  /* incomplete at the very end */
+                buf_stage_add(o, fffd, 3);  /* incomplete at the very end */
                 ip += ileft;
                 ileft = 0;
             } else {
@@ -427,7 +395,7 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
                  * (a code unit in UTF-16/32, so the rest stays aligned) */
                 size_t skip = ileft < cv->unit ? ileft : cv->unit;
 
-                out_bytes(o, fffd, 3);
+                buf_stage_add(o, fffd, 3);
                 ip += skip;
                 ileft -= skip;
             }
@@ -443,7 +411,7 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
 
 /* decode_block - convert in[0..n); return the bytes consumed (rest is incomplete) */
 static size_t decode_block(struct charset_conv *cv, const unsigned char *in, size_t n,
-                           int final, struct cs_out *o)
+                           int final, struct buf_stage *o)
 {
     if (cv->kind == CS_ICONV)
         return decode_iconv(cv, in, n, final, o);
@@ -549,12 +517,10 @@ struct charset_conv *charset_conv_new(const char *charset)
 int charset_conv_push(struct charset_conv *cv, const char *in, size_t len, struct buf *out)
 {
     const unsigned char *p = (const unsigned char *)in;
-    struct cs_out o;
+    struct buf_stage o;
     size_t c;
 
-    o.b = out;
-    o.n = 0;
-    o.failed = 0;
+    buf_stage_init(&o, out);
     /* finish a sequence carried from the last push with the first new bytes */
     while (cv->ncarry > 0 && len > 0) {
         unsigned char tmp[CS_CARRY_MAX + CS_WINDOW];
@@ -574,7 +540,7 @@ int charset_conv_push(struct charset_conv *cv, const char *in, size_t len, struc
             len = 0;
         } else {
             /* cannot happen with real charsets: give up the first byte */
-            out_bytes(&o, fffd, 3);
+            buf_stage_add(&o, fffd, 3);
             memmove(cv->carry, cv->carry + 1, --cv->ncarry);
         }
     }
@@ -586,18 +552,15 @@ int charset_conv_push(struct charset_conv *cv, const char *in, size_t len, struc
         memcpy(cv->carry, p + c, len - c);
         cv->ncarry = len - c;
     }
-    out_flush(&o);
-    return o.failed ? -1 : 0;
+    return buf_stage_flush(&o);
 }
 
 /* charset_conv_finish - end the text: an incomplete sequence becomes U+FFFD */
 int charset_conv_finish(struct charset_conv *cv, struct buf *out)
 {
-    struct cs_out o;
+    struct buf_stage o;
 
-    o.b = out;
-    o.n = 0;
-    o.failed = 0;
+    buf_stage_init(&o, out);
     if (cv->ncarry > 0)
         decode_block(cv, cv->carry, cv->ncarry, 1, &o);
     cv->ncarry = 0;
@@ -605,8 +568,7 @@ int charset_conv_finish(struct charset_conv *cv, struct buf *out)
         iconv_drain(cv, &o);
         iconv(cv->cd, NULL, NULL, NULL, NULL);
     }
-    out_flush(&o);
-    return o.failed ? -1 : 0;
+    return buf_stage_flush(&o);
 }
 
 /* charset_conv_unknown - 1 when the charset was absent or unknown */

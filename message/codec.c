@@ -155,18 +155,6 @@ size_t b64_dec_final(struct b64_dec *d, unsigned char *out)
     return 0;
 }
 
-/* hexval - value of a hex digit, -1 for anything else */
-static inline int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* qp_dec_init - reset a quoted-printable decoder */
 void qp_dec_init(struct qp_dec *d)
 {
@@ -253,7 +241,7 @@ size_t qp_dec_update(struct qp_dec *d, const char *in, size_t len, unsigned char
             break;
         case QP_EQ:
             p++;
-            if (hexval(c) >= 0) {
+            if (hex_value(c) >= 0) {
                 d->hold[0] = (char)c;
                 state = QP_EQ_HEX;
             } else if (c == '\n') {
@@ -270,8 +258,8 @@ size_t qp_dec_update(struct qp_dec *d, const char *in, size_t len, unsigned char
             }
             break;
         case QP_EQ_HEX:
-            if (hexval(c) >= 0) {
-                *o++ = (unsigned char)(hexval((unsigned char)d->hold[0]) << 4 | hexval(c));
+            if (hex_value(c) >= 0) {
+                *o++ = (unsigned char)(hex_value((unsigned char)d->hold[0]) << 4 | hex_value(c));
                 p++;
             } else {
                 *o++ = '=';
@@ -374,8 +362,8 @@ int qp_decode_word(const char *in, size_t len, struct buf *out)
         if (*p == '_') {
             tmp[n++] = ' ';
             p++;
-        } else if (*p == '=' && end - p >= 3 && (hi = hexval(p[1])) >= 0 &&
-                   (lo = hexval(p[2])) >= 0) {
+        } else if (*p == '=' && end - p >= 3 && (hi = hex_value(p[1])) >= 0 &&
+                   (lo = hex_value(p[2])) >= 0) {
             tmp[n++] = (unsigned char)(hi << 4 | lo);
             p += 3;
         } else {

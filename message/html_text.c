@@ -44,7 +44,6 @@
 #define HT_TAG_MAX    16      /* tag name bytes kept (longer names match nothing) */
 #define HT_ENT_MAX    32      /* entity name bytes kept */
 #define HT_DEPTH_MAX  1000000u
-#define HT_OUT_SIZE   1024
 
 enum ht_state {
     S_TEXT,                   /* character data */
@@ -91,14 +90,6 @@ struct html_text {
     unsigned template_depth;
     unsigned pre_depth;
     int last_ws;              /* last output was white space or a line break */
-};
-
-/* staged output */
-struct ht_out {
-    struct buf *b;
-    size_t n;
-    int failed;
-    char s[HT_OUT_SIZE];
 };
 
 struct ht_entity {
@@ -498,75 +489,40 @@ static inline char lower(int c)
     return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 }
 
-/* hexval - value of a hex digit, -1 otherwise */
-static inline int hexval(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* out_flush - move staged bytes to the buf */
-static void out_flush(struct ht_out *o)
-{
-    if (o->n && !o->failed && buf_add(o->b, o->s, o->n) < 0)
-        o->failed = 1;
-    o->n = 0;
-}
-
-/* out_bytes - append bytes (large runs go straight to the buf) */
-static void out_bytes(struct ht_out *o, const void *p, size_t n)
-{
-    if (n > HT_OUT_SIZE - o->n) {
-        out_flush(o);
-        if (n > HT_OUT_SIZE / 2) {
-            if (!o->failed && buf_add(o->b, p, n) < 0)
-                o->failed = 1;
-            return;
-        }
-    }
-    memcpy(o->s + o->n, p, n);
-    o->n += n;
-}
-
 /* emit_text - visible text without white space */
-static void emit_text(struct html_text *h, struct ht_out *o, const void *p, size_t n)
+static void emit_text(struct html_text *h, struct buf_stage *o, const void *p, size_t n)
 {
     if (h->template_depth || n == 0)
         return;
-    out_bytes(o, p, n);
+    buf_stage_add(o, p, n);
     h->last_ws = 0;
 }
 
 /* emit_ws - white space: collapsed to one space outside pre */
-static void emit_ws(struct html_text *h, struct ht_out *o, char c)
+static void emit_ws(struct html_text *h, struct buf_stage *o, char c)
 {
     if (h->template_depth)
         return;
     if (h->pre_depth) {
-        out_bytes(o, &c, 1);
+        buf_stage_add(o, &c, 1);
         h->last_ws = 1;
     } else if (!h->last_ws) {
-        out_bytes(o, " ", 1);
+        buf_stage_add(o, " ", 1);
         h->last_ws = 1;
     }
 }
 
 /* emit_nl - a line break from a block-level tag */
-static void emit_nl(struct html_text *h, struct ht_out *o)
+static void emit_nl(struct html_text *h, struct buf_stage *o)
 {
     if (h->template_depth)
         return;
-    out_bytes(o, "\n", 1);
+    buf_stage_add(o, "\n", 1);
     h->last_ws = 1;
 }
 
 /* emit_cp - a code point from a character reference */
-static void emit_cp(struct html_text *h, struct ht_out *o, uint32_t cp)
+static void emit_cp(struct html_text *h, struct buf_stage *o, uint32_t cp)
 {
     unsigned char u[4];
     size_t n;
@@ -635,7 +591,7 @@ static unsigned tag_flags(const char *name)
  * ent_named - resolve "&" + h->ent; semi says a ';' follows.  Returns 1
  * when the ';' belongs to the reference (consumed), else 0.
  */
-static int ent_named(struct html_text *h, struct ht_out *o, int semi)
+static int ent_named(struct html_text *h, struct buf_stage *o, int semi)
 {
     size_t k;
 
@@ -654,7 +610,7 @@ static int ent_named(struct html_text *h, struct ht_out *o, int semi)
 }
 
 /* ent_numeric - emit the numeric reference collected in h */
-static void ent_numeric(struct html_text *h, struct ht_out *o)
+static void ent_numeric(struct html_text *h, struct buf_stage *o)
 {
     uint32_t v = h->entval;
 
@@ -674,7 +630,7 @@ static void ent_numeric(struct html_text *h, struct ht_out *o)
  * ent_end - the reference ends before c (c < 0: end of input).  Returns 1
  * when c was consumed (the terminating ';').
  */
-static int ent_end(struct html_text *h, struct ht_out *o, int c)
+static int ent_end(struct html_text *h, struct buf_stage *o, int c)
 {
     int used = 0;
 
@@ -691,7 +647,7 @@ static int ent_end(struct html_text *h, struct ht_out *o, int c)
 }
 
 /* ent_char - feed one byte to a reference; 1 when consumed */
-static int ent_char(struct html_text *h, struct ht_out *o, int c)
+static int ent_char(struct html_text *h, struct buf_stage *o, int c)
 {
     if (h->entlen == 0) {
         if (c == '#' || is_alnum(c)) {
@@ -704,7 +660,7 @@ static int ent_char(struct html_text *h, struct ht_out *o, int c)
     }
     if (h->ent[0] == '#') {
         int hex = h->entlen >= 2 && (h->ent[1] == 'x' || h->ent[1] == 'X');
-        int d = hex ? hexval(c) : (is_digit(c) ? c - '0' : -1);
+        int d = hex ? hex_value(c) : (is_digit(c) ? c - '0' : -1);
 
         if (h->entlen == 1 && h->entdigits == 0 && (c == 'x' || c == 'X')) {
             h->ent[h->entlen++] = (char)c;
@@ -728,7 +684,7 @@ static int ent_char(struct html_text *h, struct ht_out *o, int c)
 }
 
 /* tag_done - a complete tag (h->tag, h->is_end) was read */
-static void tag_done(struct html_text *h, struct ht_out *o)
+static void tag_done(struct html_text *h, struct buf_stage *o)
 {
     unsigned f;
 
@@ -770,7 +726,7 @@ static void tag_done(struct html_text *h, struct ht_out *o)
 }
 
 /* raw_mismatch - "</name" prefix in S_RAW was not the end tag */
-static void raw_mismatch(struct html_text *h, struct ht_out *o)
+static void raw_mismatch(struct html_text *h, struct buf_stage *o)
 {
     if (h->mode == M_RCDATA)
         emit_text(h, o, h->mbuf, h->mlen);
@@ -779,7 +735,7 @@ static void raw_mismatch(struct html_text *h, struct ht_out *o)
 }
 
 /* rcdata_char - one byte of title/textarea text other than '<' */
-static void rcdata_char(struct html_text *h, struct ht_out *o, int c)
+static void rcdata_char(struct html_text *h, struct buf_stage *o, int c)
 {
     char ch = (char)c;
 
@@ -795,7 +751,7 @@ static void rcdata_char(struct html_text *h, struct ht_out *o, int c)
 }
 
 /* run - the tokenizer over len bytes */
-static void run(struct html_text *h, const unsigned char *p, size_t len, struct ht_out *o)
+static void run(struct html_text *h, const unsigned char *p, size_t len, struct buf_stage *o)
 {
     const unsigned char *end = p + len;
 
@@ -1056,24 +1012,19 @@ struct html_text *html_text_new(void)
 /* html_text_push - convert len more bytes, appending text to out */
 int html_text_push(struct html_text *h, const char *utf8, size_t len, struct buf *out)
 {
-    struct ht_out o;
+    struct buf_stage o;
 
-    o.b = out;
-    o.n = 0;
-    o.failed = 0;
+    buf_stage_init(&o, out);
     run(h, (const unsigned char *)utf8, len, &o);
-    out_flush(&o);
-    return o.failed ? -1 : 0;
+    return buf_stage_flush(&o);
 }
 
 /* html_text_finish - end the document: flush what is pending, reset */
 int html_text_finish(struct html_text *h, struct buf *out)
 {
-    struct ht_out o;
+    struct buf_stage o;
 
-    o.b = out;
-    o.n = 0;
-    o.failed = 0;
+    buf_stage_init(&o, out);
     if (h->state == S_ENT)
         ent_end(h, &o, -1);                     /* returns to S_TEXT or S_RAW */
     switch (h->state) {
@@ -1094,7 +1045,7 @@ int html_text_finish(struct html_text *h, struct buf *out)
     default:
         break;                                  /* unterminated tags and comments: dropped */
     }
-    out_flush(&o);
+    buf_stage_flush(&o);
     memset(h, 0, sizeof(*h));
     h->state = S_TEXT;
     h->mode = M_NORMAL;

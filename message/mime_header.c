@@ -243,17 +243,6 @@ static void rawp_free(struct rawp *r, size_t n)
     free(r);
 }
 
-/* hexval - value of a hex digit, -1 when not one */
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* pct_decode - append s with %XX decoded (malformed escapes kept) */
 static int pct_decode(const char *s, size_t n, struct buf *out, unsigned *flags)
 {
@@ -262,9 +251,9 @@ static int pct_decode(const char *s, size_t n, struct buf *out, unsigned *flags)
     for (i = 0; i < n; i++) {
         char c = s[i];
 
-        if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+        if (c == '%' && i + 2 < n && hex_value((unsigned char)s[i + 1]) >= 0 &&
+            hex_value((unsigned char)s[i + 2]) >= 0) {
+            c = (char)(hex_value((unsigned char)s[i + 1]) * 16 + hex_value((unsigned char)s[i + 2]));
             i += 2;
         }
         if (cap_add(out, &c, 1, flags) < 0)

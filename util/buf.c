@@ -152,3 +152,35 @@ const char *buf_str(const struct buf *b)
 {
     return b->data ? b->data : "";
 }
+
+/* buf_stage_init - an empty staging area in front of b */
+void buf_stage_init(struct buf_stage *st, struct buf *b)
+{
+    st->b = b;
+    st->n = 0;
+    st->failed = 0;
+}
+
+/* buf_stage_flush - move staged bytes to the buf; -1 if any append failed */
+int buf_stage_flush(struct buf_stage *st)
+{
+    if (st->n && !st->failed && buf_add(st->b, st->s, st->n) < 0)
+        st->failed = 1;
+    st->n = 0;
+    return st->failed ? -1 : 0;
+}
+
+/* buf_stage_add - stage bytes (large runs go straight to the buf) */
+void buf_stage_add(struct buf_stage *st, const void *data, size_t len)
+{
+    if (len > BUF_STAGE_SIZE - st->n) {
+        buf_stage_flush(st);
+        if (len > BUF_STAGE_SIZE / 2) {
+            if (!st->failed && buf_add(st->b, data, len) < 0)
+                st->failed = 1;
+            return;
+        }
+    }
+    memcpy(st->s + st->n, data, len);
+    st->n += len;
+}

@@ -22,6 +22,22 @@ struct buf {
 
 #define BUF_INIT(maxlen) { NULL, 0, 0, (maxlen) }
 
+/*
+ * buf_stage - a small staging area in front of a buf, for writers that emit
+ * many tiny pieces (decoders): pieces are copied into s[] and moved to the
+ * buf in one append when it fills; large runs go straight to the buf.
+ * Writers may also fill s[n..] directly and advance n.  A failed append
+ * sets failed, and later bytes are dropped; buf_stage_flush() reports it.
+ */
+#define BUF_STAGE_SIZE 2048
+
+struct buf_stage {
+    struct buf *b;
+    size_t n;                 /* bytes staged in s */
+    int failed;               /* an append to b failed */
+    char s[BUF_STAGE_SIZE];
+};
+
 void buf_init(struct buf *b, size_t max);
 int buf_add(struct buf *b, const void *data, size_t len);
 int buf_adds(struct buf *b, const char *s);
@@ -35,5 +51,21 @@ void buf_truncate(struct buf *b, size_t len);
 void buf_free(struct buf *b);
 char *buf_steal(struct buf *b);
 const char *buf_str(const struct buf *b);
+
+void buf_stage_init(struct buf_stage *st, struct buf *b);
+void buf_stage_add(struct buf_stage *st, const void *data, size_t len);
+int buf_stage_flush(struct buf_stage *st);
+
+/* hex_value - value of an ASCII hexadecimal digit, -1 for anything else */
+static inline int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 #endif
