@@ -21,6 +21,7 @@
 #include "milter/apply.h"
 #include "milter/callbacks.h"
 #include "milter/context.h"
+#include "milter/decide.h"
 #include "milter/smfi_ops.h"
 #include "rules/rules.h"
 #include "util/buf.h"
@@ -349,50 +350,29 @@ sfsistat cb_eom(SMFICTX *ctx)
 {
     struct conn_ctx *cc = ctx_conn(ctx);
     struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
-    const struct config *cfg;
     unsigned char digest[MARKER_DIGEST_LEN];
-    struct rules_scan *scan = NULL;
-    struct msg_model *model = NULL;
-    struct rules_result res;
+    struct decision d;
     sfsistat st;
     int r;
 
     if (mc == NULL || mc->mctx_spool == NULL)
         return SMFIS_TEMPFAIL;
     ctx_update_qid(ctx, mc);
-    cfg = mc->mctx_gc->cfg;
-    memset(&res, 0, sizeof(res));
+    memset(&d, 0, sizeof(d));
     if (body_digest_final(mc->mctx_digest, digest) < 0) {
         st = ctx_fault(ctx, mc, "body digest");
-        goto out;
-    }
-    if ((r = eom_check_markers(ctx, mc, digest)) < 0) {
+    } else if ((r = eom_check_markers(ctx, mc, digest)) < 0) {
         st = ctx_fault(ctx, mc, "loop marker");
-        goto out;
-    }
-    if (r == 1) {
+    } else if (r == 1) {
         log_info(mc->mctx_qid, "loop marker verified: produced by this gateway, passed untouched");
         st = SMFIS_ACCEPT;
-        goto out;
+    } else if (decide(mc->mctx_gc->cfg, mc->mctx_spool, &mc->mctx_env,
+                      mc->mctx_incomplete, &d) < 0) {
+        st = ctx_fault(ctx, mc, "message model and rules");
+    } else {
+        st = apply_decision(ctx, cc, d.model, &d.res, digest);
     }
-    if ((scan = rules_scan_new(cfg->rules)) == NULL) {
-        st = ctx_fault(ctx, mc, "rules scan");
-        goto out;
-    }
-    if (msg_model_build(mc->mctx_spool, &cfg->limits, rules_scan_sink(scan), &model) < 0) {
-        st = ctx_fault(ctx, mc, "message model");
-        goto out;
-    }
-    model->incomplete |= mc->mctx_incomplete;
-    if (rules_eval(cfg->rules, model, &mc->mctx_env, scan, cfg->on_incomplete, &res) < 0) {
-        st = ctx_fault(ctx, mc, "rule evaluation");
-        goto out;
-    }
-    st = apply_decision(ctx, cc, model, &res, digest);
-out:
-    rules_result_free(&res);
-    msg_model_free(model);
-    rules_scan_free(scan);
+    decision_free(&d);
     msg_reset(cc);
     return st;
 }
