@@ -108,8 +108,10 @@ int kw_add(struct kw_set *ks, const char *phrase, size_t len)
     return 0;
 }
 
-/* kw_found - 1 when phrase p occurs in text on the boundaries it needs */
-static int kw_found(const struct kw_phrase *p, const char *text, size_t len)
+/* kw_found - 1 when phrase p occurs in text on the boundaries it needs,
+ * with its offset in *where */
+static int kw_found(const struct kw_phrase *p, const char *text, size_t len,
+                    size_t *where)
 {
     size_t pos = 0;
 
@@ -122,8 +124,10 @@ static int kw_found(const struct kw_phrase *p, const char *text, size_t len)
         at = (size_t)(hit - text);
         after = at + p->len;
         if ((!p->bound_start || !kw_needs_bound(text_cp_before(text, at)))
-            && (!p->bound_end || !kw_needs_bound(text_cp_at(text, len, after))))
+            && (!p->bound_end || !kw_needs_bound(text_cp_at(text, len, after)))) {
+            *where = at;
             return 1;
+        }
         pos = at + 1;
     }
     return 0;
@@ -132,10 +136,22 @@ static int kw_found(const struct kw_phrase *p, const char *text, size_t len)
 /* kw_match - index of the first phrase found in normalised text, or -1 */
 long kw_match(const struct kw_set *ks, const char *norm, size_t len)
 {
+    size_t at, mlen;
+
+    return kw_find(ks, norm, len, &at, &mlen);
+}
+
+/* kw_find - kw_match(), with the place of the occurrence */
+long kw_find(const struct kw_set *ks, const char *norm, size_t len,
+             size_t *at, size_t *mlen)
+{
     if (ks == NULL)
         return -1;
-    for (size_t i = 0; i < ks->n; i++)
-        if (kw_found(&ks->phrases[i], norm, len))
+    for (size_t i = 0; i < ks->n; i++) {
+        if (kw_found(&ks->phrases[i], norm, len, at)) {
+            *mlen = ks->phrases[i].len;
             return (long)i;
+        }
+    }
     return -1;
 }

@@ -35,6 +35,10 @@ int kw_add(struct kw_set *ks, const char *phrase, size_t len);
 size_t kw_count(const struct kw_set *ks);
 /* Index (in order of kw_add) of the first phrase found in norm, or -1. */
 long kw_match(const struct kw_set *ks, const char *norm, size_t len);
+/* Like kw_match(), and where: the phrase's first occurrence in norm is
+ * norm[*at .. *at + *mlen). */
+long kw_find(const struct kw_set *ks, const char *norm, size_t len,
+             size_t *at, size_t *mlen);
 void kw_set_free(struct kw_set *ks);
 
 #endif

@@ -18,6 +18,17 @@
  * the message is rejected with a 5xx text.  A ruleset is immutable after
  * loading and may be shared between threads; the result's strings point
  * into the ruleset.
+ *
+ * Explanations (for `mailseal test`): after rules_set_explain(rs, 1),
+ * rules_eval() also fills res->evidence with one entry per condition of
+ * each matching rule (and per undecided condition of a rule the
+ * on_incomplete policy acted on): the rule, the condition's name and a
+ * short excerpt (for subject_contains the matched phrase with at most 20
+ * characters of context either side, in normal form; for recipient_scope
+ * the recipient that is internal/external).  Only tools call it, on a
+ * ruleset of their own and before sharing it; the milter never does, so
+ * its evaluation pays nothing for it.  The excerpts are owned by the
+ * result and released by rules_result_free().
  */
 #ifndef MAILSEAL_RULES_RULES_H
 #define MAILSEAL_RULES_RULES_H
@@ -55,6 +66,13 @@ struct rule_action {
     const char *text;         /* reject: checked at load, no control characters */
 };
 
+/* One reason a rule matched (see rules_set_explain()). */
+struct rules_evidence {
+    const char *rule;         /* the rule's name (points into the ruleset) */
+    const char *condition;    /* the condition's name, e.g. "subject_contains" */
+    char *excerpt;            /* UTF-8, short; owned by the result */
+};
+
 struct rules_result {
     const char **matched;     /* names of matching enforce rules, priority order */
     size_t nmatched;
@@ -66,11 +84,19 @@ struct rules_result {
     int quarantine;           /* some action is ACT_QUARANTINE */
     int encrypt;              /* some action is ACT_ENCRYPT */
     unsigned incomplete;      /* MSG_INC_* bits that decided something */
+    struct rules_evidence *evidence;  /* only with rules_set_explain(rs, 1) */
+    size_t nevidence;
 };
 
 struct ruleset *rules_load(const char *path, struct diag *d);
 void rules_free(struct ruleset *rs);
 size_t rules_count(const struct ruleset *rs);
+/* Ask rules_eval() on rs to fill res->evidence (on != 0) or not (default). */
+void rules_set_explain(struct ruleset *rs, int on);
+/* Name and position of the i-th rule (priority order), for tools that
+ * check several rule sources; -1 when i is out of range. */
+int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,
+                  const char **file, unsigned *line, unsigned *col);
 
 struct rules_scan *rules_scan_new(const struct ruleset *rs);   /* NULL: ENOMEM */
 const struct msg_text_sink *rules_scan_sink(struct rules_scan *scan);

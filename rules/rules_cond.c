@@ -13,6 +13,10 @@
  *       when it does not but header fields were dropped (MSG_INC_HEADERS)
  *   recipient_scope: internal | external | [internal, external]
  *       some recipient is internal (external); never unknown
+ *
+ * The explain functions (rules_set_explain()) describe a TRUE condition in
+ * a short excerpt: never a whole header, at most RULES_EXCERPT_CONTEXT
+ * characters either side of the matched phrase.
  */
 #include <errno.h>
 #include <string.h>
@@ -89,6 +93,58 @@ static enum rules_tri cond_subject_eval(const struct rule_cond *c,
     return TRI_FALSE;
 }
 
+/* excerpt_back - start of the at most n characters before s[at] */
+static size_t excerpt_back(const char *s, size_t at, size_t n)
+{
+    while (at > 0 && n > 0) {
+        at--;
+        while (at > 0 && ((unsigned char)s[at] & 0xC0) == 0x80)
+            at--;
+        n--;
+    }
+    return at;
+}
+
+/* excerpt_fwd - end of the at most n characters from s[at] */
+static size_t excerpt_fwd(const char *s, size_t len, size_t at, size_t n)
+{
+    while (at < len && n > 0) {
+        at++;
+        while (at < len && ((unsigned char)s[at] & 0xC0) == 0x80)
+            at++;
+        n--;
+    }
+    return at;
+}
+
+/* cond_subject_explain - the matched phrase with a little context */
+static int cond_subject_explain(const struct rule_cond *c, struct rules_ctx *ctx,
+                                struct buf *out)
+{
+    const struct buf *s = rules_ctx_subject(ctx);
+    size_t at, mlen, from, to;
+
+    if (s == NULL)
+        return -1;
+    if (kw_find(c->data, buf_str(s), s->len, &at, &mlen) < 0)
+        return 0;
+    from = excerpt_back(buf_str(s), at, RULES_EXCERPT_CONTEXT);
+    to = excerpt_fwd(buf_str(s), s->len, at + mlen, RULES_EXCERPT_CONTEXT);
+    if (mlen > RULES_EXCERPT_MAX / 2) {
+        mlen = excerpt_back(buf_str(s) + at, RULES_EXCERPT_MAX / 2, 1);
+        to = at + mlen;
+    }
+    if ((from > 0 && buf_adds(out, "...") < 0)
+        || buf_add(out, buf_str(s) + from, at - from) < 0
+        || buf_addc(out, '[') < 0
+        || buf_add(out, buf_str(s) + at, mlen) < 0
+        || buf_addc(out, ']') < 0
+        || buf_add(out, buf_str(s) + at + mlen, to - at - mlen) < 0
+        || (to < s->len && buf_adds(out, "...") < 0))
+        return -1;
+    return 0;
+}
+
 /* cond_subject_free - release the phrase set */
 static void cond_subject_free(struct rule_cond *c)
 {
@@ -157,8 +213,26 @@ static enum rules_tri cond_scope_eval(const struct rule_cond *c,
     return TRI_FALSE;
 }
 
+/* cond_scope_explain - the first recipient of the wanted scope */
+static int cond_scope_explain(const struct rule_cond *c, struct rules_ctx *ctx,
+                              struct buf *out)
+{
+    if (ctx->env == NULL)
+        return 0;
+    for (size_t i = 0; i < ctx->env->nrcpts; i++) {
+        const struct msg_rcpt *r = &ctx->env->rcpts[i];
+        unsigned want = r->external ? SCOPE_EXTERNAL : SCOPE_INTERNAL;
+
+        if (c->arg & want)
+            return buf_printf(out, "%s recipient %.200s", r->external ? "external" : "internal",
+                              r->addr ? r->addr : "");
+    }
+    return 0;
+}
+
 const struct rules_cond_kind rules_cond_kinds[] = {
-    { "subject_contains", cond_subject_parse, cond_subject_eval, cond_subject_free },
-    { "recipient_scope", cond_scope_parse, cond_scope_eval, NULL },
+    { "subject_contains", cond_subject_parse, cond_subject_eval, cond_subject_free,
+      cond_subject_explain },
+    { "recipient_scope", cond_scope_parse, cond_scope_eval, NULL, cond_scope_explain },
 };
 const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

@@ -15,6 +15,11 @@
  * protective choice.  res->incomplete gets the MSG_INC_* bits of UNKNOWN
  * rules that changed the result.
  *
+ * With rules_set_explain() the evaluator also records evidence: for each
+ * TRUE rule every condition with its kind's excerpt, and for an UNKNOWN
+ * rule the policy acted on its undecided conditions, naming the limits.
+ * The conditions are evaluated again for that, only in this mode.
+ *
  * The result's arrays are allocated here and released by
  * rules_result_free(); its strings and res->reject point into the ruleset
  * (or to a static action), which must outlive the result.  The only
@@ -143,11 +148,89 @@ static void res_add_action(struct rules_result *res, const struct rule_action *a
         res->encrypt = 1;
 }
 
+/* inc_names - the MSG_INC_* bits as words */
+static int inc_names(struct buf *b, unsigned inc)
+{
+    static const struct { unsigned bit; const char *name; } names[] = {
+        { MSG_INC_SIZE, "max_message_size" }, { MSG_INC_HEADERS, "max_headers/max_header_length" },
+        { MSG_INC_DEPTH, "max_mime_depth" }, { MSG_INC_PARTS, "max_mime_parts" },
+        { MSG_INC_SCAN, "scan_limit" },
+    };
+    int first = 1;
+
+    if (buf_adds(b, "undecided: limit ") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(inc & names[i].bit))
+            continue;
+        if (buf_printf(b, "%s%s", first ? "" : ", ", names[i].name) < 0)
+            return -1;
+        first = 0;
+    }
+    return 0;
+}
+
+/* res_explain - record the evidence of rule r: its TRUE conditions, or
+ * (unknown) its UNKNOWN ones; 0, or -1 with ctx->fault set */
+static int res_explain(struct rules_result *res, const struct rule *r,
+                       struct rules_ctx *ctx, int unknown)
+{
+    for (size_t i = 0; i < r->nconds; i++) {
+        const struct rule_cond *c = &r->conds[i];
+        struct buf ex = BUF_INIT(RULES_EXCERPT_MAX);
+        struct rules_evidence *p;
+        unsigned ci = 0;
+        enum rules_tri t = c->kind->eval(c, ctx, &ci);
+        int bad;
+
+        if (ctx->fault)
+            return -1;
+        if (t != (unknown ? TRI_UNKNOWN : TRI_TRUE))
+            continue;
+        if (unknown)
+            bad = inc_names(&ex, ci);
+        else
+            bad = c->kind->explain ? c->kind->explain(c, ctx, &ex) : 0;
+        if (bad < 0 && ctx->fault == 0 && errno == EOVERFLOW) {
+            buf_free(&ex);      /* too long to show: no excerpt */
+            bad = 0;
+        }
+        p = bad < 0 ? NULL
+            : realloc(res->evidence, (res->nevidence + 1) * sizeof(*res->evidence));
+        if (p == NULL) {
+            buf_free(&ex);
+            if (ctx->fault == 0)
+                ctx->fault = errno ? errno : ENOMEM;
+            return -1;
+        }
+        res->evidence = p;
+        p = &res->evidence[res->nevidence];
+        if ((p->excerpt = buf_steal(&ex)) == NULL) {
+            ctx->fault = ENOMEM;
+            return -1;
+        }
+        p->rule = r->name;
+        p->condition = c->kind->name;
+        res->nevidence++;
+    }
+    return 0;
+}
+
+/* rules_set_explain - switch evidence recording on or off for rs */
+void rules_set_explain(struct ruleset *rs, int on)
+{
+    if (rs != NULL)
+        rs->explain = on != 0;
+}
+
 /* rules_result_free - release a result's arrays */
 void rules_result_free(struct rules_result *res)
 {
     if (res == NULL)
         return;
+    for (size_t i = 0; i < res->nevidence; i++)
+        free(res->evidence[i].excerpt);
+    free(res->evidence);
     free(res->matched);
     free(res->audited);
     free(res->actions);
@@ -188,6 +271,8 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
         t = rule_eval(r, &ctx, &inc);
         if (ctx.fault)
             break;
+        if (t == TRI_TRUE && rs->explain && res_explain(res, r, &ctx, 0) < 0)
+            break;
         if (t == TRI_TRUE && r->audit) {
             res->audited[res->naudited++] = r->name;
         } else if (t == TRI_TRUE) {
@@ -197,19 +282,25 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
             if (r->stop)
                 break;
         } else if (t == TRI_UNKNOWN && !r->audit && r->nactions > 0) {
+            int acted = 0;
+
             if (on_incomplete == RULES_INCOMPLETE_REJECT) {
                 if (res->reject == NULL) {
                     res->reject = &rules_incomplete_reject;
                     res->incomplete |= inc;
+                    acted = 1;
                 }
-                continue;
-            }
-            for (size_t j = 0; j < r->nactions; j++) {
-                if (rules_is_protective(r->actions[j].kind)) {
-                    res_add_action(res, &r->actions[j]);
-                    res->incomplete |= inc;
+            } else {
+                for (size_t j = 0; j < r->nactions; j++) {
+                    if (rules_is_protective(r->actions[j].kind)) {
+                        res_add_action(res, &r->actions[j]);
+                        res->incomplete |= inc;
+                        acted = 1;
+                    }
                 }
             }
+            if (acted && rs->explain && res_explain(res, r, &ctx, 1) < 0)
+                break;
         }
     }
     if (ctx.have_subject || ctx.subject.data)

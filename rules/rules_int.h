@@ -25,6 +25,8 @@
 #define RULES_MAX_NAME 64
 #define RULES_MAX_FILES 1000
 #define RULES_LOOP_HEADER "X-Mailseal-Loop"
+#define RULES_EXCERPT_CONTEXT 20  /* characters of context either side of a match */
+#define RULES_EXCERPT_MAX 1024    /* bytes of an evidence excerpt */
 
 /* Three-valued truth of a condition or rule. */
 enum rules_tri {
@@ -54,6 +56,10 @@ struct rules_cond_kind {
     enum rules_tri (*eval)(const struct rule_cond *c, struct rules_ctx *ctx,
                            unsigned *inc);
     void (*free)(struct rule_cond *c);   /* may be NULL */
+    /* For rules_set_explain(): append to out a short excerpt saying why the
+     * condition holds (called only when it evaluated TRUE); 0, or -1 with
+     * errno on a failure.  May be NULL (no excerpt). */
+    int (*explain)(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out);
 };
 
 struct rule_cond {
@@ -91,6 +97,7 @@ struct ruleset {
     size_t n;
     size_t cap;
     size_t nactions;          /* sum over all rules */
+    int explain;              /* rules_set_explain(): fill res->evidence */
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

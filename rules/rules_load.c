@@ -74,6 +74,19 @@ size_t rules_count(const struct ruleset *rs)
     return rs ? rs->n : 0;
 }
 
+/* rules_rule_at - name and position of the i-th rule */
+int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,
+                  const char **file, unsigned *line, unsigned *col)
+{
+    if (rs == NULL || i >= rs->n)
+        return -1;
+    *name = rs->rules[i].name;
+    *file = rs->rules[i].file;
+    *line = rs->rules[i].line;
+    *col = rs->rules[i].col;
+    return 0;
+}
+
 /* ld_oom - report running out of memory at n */
 static void ld_oom(struct rules_loader *ld, const struct ynode *n)
 {
