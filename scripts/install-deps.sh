@@ -21,6 +21,8 @@ PACKAGES=(
   # tests and demo
   postfix swaks python3 openssl ca-certificates
   procps iproute2 bsdutils util-linux passwd adduser
+  # packaging
+  debhelper dpkg-dev fakeroot
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
