@@ -23,8 +23,9 @@
  * rules_eval() also fills res->evidence with one entry per condition of
  * each matching rule (and per undecided condition of a rule the
  * on_incomplete policy acted on): the rule, the condition's name and a
- * short excerpt (for subject_contains the matched phrase with at most 20
- * characters of context either side, in normal form; for recipient_scope
+ * short excerpt (for subject_contains the matched phrase between >> and
+ * << with at most 20 characters of context either side, in normal form,
+ * "..." where cut; for recipient_scope
  * the recipient that is internal/external).  Only tools call it, on a
  * ruleset of their own and before sharing it; the milter never does, so
  * its evaluation pays nothing for it.  The excerpts are owned by the

@@ -136,9 +136,9 @@ static int cond_subject_explain(const struct rule_cond *c, struct rules_ctx *ctx
     }
     if ((from > 0 && buf_adds(out, "...") < 0)
         || buf_add(out, buf_str(s) + from, at - from) < 0
-        || buf_addc(out, '[') < 0
+        || buf_adds(out, ">>") < 0
         || buf_add(out, buf_str(s) + at, mlen) < 0
-        || buf_addc(out, ']') < 0
+        || buf_adds(out, "<<") < 0
         || buf_add(out, buf_str(s) + at + mlen, to - at - mlen) < 0
         || (to < s->len && buf_adds(out, "...") < 0))
         return -1;

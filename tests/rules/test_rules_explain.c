@@ -1,8 +1,8 @@
 /*
  * test_rules_explain - the evidence rules_eval() records after
  * rules_set_explain(): which condition of which rule held, with a short
- * excerpt (the matched phrase in [] with at most 20 characters of context
- * either side, "..." where cut; the recipient of the wanted scope), the
+ * excerpt (the matched phrase between >> and << with at most 20
+ * characters of context either side, "..." where cut; the recipient of the wanted scope), the
  * undecided conditions of rules the on_incomplete policy acted on, and
  * nothing at all when explaining is off (the milter's default).
  *
@@ -148,17 +148,17 @@ static const char explain_yaml[] =
     "    then: {add_header: {name: X-Int, value: yes}}\n";
 
 static const struct explain_case explain_cases[] = {
-    /* the phrase in [] in normal form (case folded), context kept whole */
+    /* the phrase in >><< in normal form (case folded), context kept whole */
     { "Q3 [ENCRYPT] numbers", 0, "e", RULES_INCOMPLETE_ENCRYPT,
-      "enc/subject_contains{q3 [[encrypt]] numbers} enc/recipient_scope{external recipient x@other.example}" },
+      "enc/subject_contains{q3 >>[encrypt]<< numbers} enc/recipient_scope{external recipient x@other.example}" },
     /* the first external recipient is named, not an internal one */
     { "[secure]", 0, "iee", RULES_INCOMPLETE_ENCRYPT,
-      "enc/subject_contains{[[secure]]} enc/recipient_scope{external recipient x@other.example} "
+      "enc/subject_contains{>>[secure]<<} enc/recipient_scope{external recipient x@other.example} "
       "internal-only/recipient_scope{internal recipient y@example.com}" },
     /* at most 20 characters either side, "..." where cut */
     { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa top secret bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 0, "i",
       RULES_INCOMPLETE_ENCRYPT,
-      "conf-audit/subject_contains{...aaaaaaaaaaaaaaaaaaa [top secret] bbbbbbbbbbbbbbbbbbb...} "
+      "conf-audit/subject_contains{...aaaaaaaaaaaaaaaaaaa >>top secret<< bbbbbbbbbbbbbbbbbbb...} "
       "internal-only/recipient_scope{internal recipient y@example.com}" },
     /* context counted in characters, not bytes: 20 x U+00E4 before */
     { "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"
@@ -166,7 +166,7 @@ static const struct explain_case explain_cases[] = {
       "\xc3\xa4 block", 0, "e", RULES_INCOMPLETE_ENCRYPT,
       "block/subject_contains{...\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"
       "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4"
-      "\xc3\xa4\xc3\xa4 [block]} block/recipient_scope{external recipient x@other.example}" },
+      "\xc3\xa4\xc3\xa4 >>block<<} block/recipient_scope{external recipient x@other.example}" },
     /* no match: no evidence */
     { "hello", 0, "e", RULES_INCOMPLETE_ENCRYPT, "" },
     /* undecided under on_incomplete: encrypt: only rules with protective

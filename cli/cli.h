@@ -1,0 +1,34 @@
+/*
+ * cli - the `mailseal` tool for rule writers: the subcommands and what
+ * they share.
+ *
+ * Each subcommand takes its own argv (argv[0] is the subcommand's name)
+ * and returns the process exit status: 0 success, 1 invalid input or a
+ * failure (reported on stderr), 2 a usage error.  Nothing here exits.
+ */
+#ifndef MAILSEAL_CLI_CLI_H
+#define MAILSEAL_CLI_CLI_H
+
+#include "config/config.h"
+#include "util/diag.h"
+
+#define CLI_OK 0
+#define CLI_INVALID 1
+#define CLI_USAGE 2
+
+int cmd_check(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+
+/* cli_config_load - the configuration at path, read without its secret.
+ * With own_rules 0 its rules are loaded as the daemon would.  With
+ * own_rules 1 the caller brings its own rules: errors in the configured
+ * rules files are not reported, and cfg->rules is NULL on return.  Returns
+ * the configuration, or NULL after adding the errors to d; *rules_broken
+ * is set when the configuration itself is valid but could not be built
+ * because its own rules are not (only with own_rules). */
+struct config *cli_config_load(const char *path, int own_rules, struct diag *d,
+                               int *rules_broken);
+/* cli_print_diag - every diagnostic, one per line, to stderr */
+void cli_print_diag(const struct diag *d);
+
+#endif

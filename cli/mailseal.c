@@ -1,0 +1,47 @@
+/*
+ * mailseal - the command-line tool for compliance officers: `mailseal
+ * check` validates the configuration and rules files, `mailseal test`
+ * shows what the gateway would decide for a saved message (see
+ * cmd_check.c, cmd_test.c).  main() only dispatches to the subcommand and
+ * returns its exit status: 0 success, 1 invalid input or failure, 2 usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* usage - the tool's help */
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mailseal check [-c CONFIG] [RULES...]\n"
+            "       mailseal test [-c CONFIG] [--rules FILE|DIR] --from ADDR\n"
+            "                     --to ADDR[,ADDR...] [--json] MESSAGE.eml\n"
+            "       mailseal -h | -V\n"
+            "  check   validate the configuration and its rules (or RULES instead)\n"
+            "  test    dry run: what the gateway would decide for a saved message\n"
+            "  mailseal COMMAND -h shows the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("mailseal %s\n", MAILSEAL_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return cmd_test(argc - 1, argv + 1);
+    fprintf(stderr, "mailseal: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}
