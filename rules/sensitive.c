@@ -741,49 +741,58 @@ static int card_shape(const size_t *len, size_t n)
     return len[n - 1] >= 1 && len[n - 1] <= 4;
 }
 
-/* seq_finish - checks a finished digit group sequence against the digit types */
-static void seq_finish(struct sens_scan *sc)
+/* check_digits - checks k digit groups joined by sep against the digit
+ * types; 1 when one of them matched */
+static int check_digits(struct sens_scan *sc, const struct tok *g, size_t k, char sep)
 {
     char v[SENS_MAX_VALUE + 1], raw[SENS_MAX_VALUE + SENS_MAX_GROUPS + 1];
-    size_t len[SENS_MAX_GROUPS], n = 0, r = 0, k = sc->nseq;
-    spos start, end;
+    size_t len[SENS_MAX_GROUPS], n = 0, r = 0;
+    spos start = g[0].start, end = g[k - 1].end;
+    int hit = 0;
 
-    if (k == 0 || sc->seq_broken)
-        goto out;
     for (size_t i = 0; i < k; i++) {
-        const struct tok *t = &sc->seq[i];
-        if (n + t->len > SENS_MAX_VALUE)
-            goto out;
+        if (n + g[i].len > SENS_MAX_VALUE)
+            return 0;
         if (i)
-            raw[r++] = sc->seq_sep;
-        memcpy(v + n, t->text, t->len);
-        memcpy(raw + r, t->text, t->len);
-        n += t->len;
-        r += t->len;
-        len[i] = t->len;
+            raw[r++] = sep;
+        memcpy(v + n, g[i].text, g[i].len);
+        memcpy(raw + r, g[i].text, g[i].len);
+        n += g[i].len;
+        r += g[i].len;
+        len[i] = g[i].len;
     }
     v[n] = '\0';
-    start = sc->seq[0].start;
-    end = sc->seq[k - 1].end;
     if (uses(sc, T_CARD) && n >= 13 && n <= 19 && card_shape(len, k) && sens_check_card(v, n))
-        emit_builtin(sc, T_CARD, start, end, raw, r, 0);
+        hit = 1, emit_builtin(sc, T_CARD, start, end, raw, r, 0);
     if (uses(sc, T_SSN) && n == 9 && (k == 1 || (k == 3 && len[0] == 3 && len[1] == 2))
         && sens_check_ssn(v, n))
-        emit_builtin(sc, T_SSN, start, end, raw, r, !(k == 3 && sc->seq_sep == '-'));
+        hit = 1, emit_builtin(sc, T_SSN, start, end, raw, r, !(k == 3 && sep == '-'));
     if (uses(sc, T_DETAX) && n == 11
         && (k == 1 || (k == 4 && len[0] == 2 && len[1] == 3 && len[2] == 3))
         && sens_check_de_tax_id(v, n))
-        emit_builtin(sc, T_DETAX, start, end, raw, r, 0);
+        hit = 1, emit_builtin(sc, T_DETAX, start, end, raw, r, 0);
     if (uses(sc, T_ABA) && n == 9 && k == 1 && sens_check_aba(v, n))
-        emit_builtin(sc, T_ABA, start, end, raw, r, 0);
+        hit = 1, emit_builtin(sc, T_ABA, start, end, raw, r, 0);
     sens_wipe(v, sizeof(v));
     sens_wipe(raw, sizeof(raw));
-out:
-    for (size_t i = 0; i < k && i < SENS_MAX_GROUPS; i++)
+    return hit;
+}
+
+/* seq_finish - checks a finished sequence of short digit groups (at most
+ * 6 digits each) as a whole; 1 when it matched */
+static int seq_finish(struct sens_scan *sc)
+{
+    size_t k = sc->nseq;
+    int hit = 0;
+
+    if (k > 1 && !sc->seq_broken)
+        hit = check_digits(sc, sc->seq, k, sc->seq_sep);
+    for (size_t i = 0; i < k; i++)
         sens_wipe(sc->seq[i].text, sizeof(sc->seq[i].text));
     sc->nseq = 0;
     sc->seq_broken = 0;
     sc->seq_sep = 0;
+    return hit;
 }
 
 /* ib_reset - forgets an IBAN in progress */
@@ -860,13 +869,28 @@ static void token_end(struct sens_scan *sc)
     struct tok *t = &sc->cur;
     int digits = !t->toolong && t->ndigit == t->len;
 
-    if (digits && sc->nseq > 0 && t->sep != 0 && (sc->nseq == 1 || t->sep == sc->seq_sep)) {
+    if (digits && t->len > 6) {
+        /* longer than any group: a candidate on its own, never in a sequence */
+        seq_finish(sc);
+        check_digits(sc, t, 1, 0);
+    } else if (digits && sc->nseq > 0 && t->sep != 0
+               && (sc->nseq == 1 || t->sep == sc->seq_sep)) {
         if (sc->nseq == 1)
             sc->seq_sep = t->sep;
         if (sc->nseq < SENS_MAX_GROUPS)
             sc->seq[sc->nseq++] = *t;
         else
             sc->seq_broken = 1;
+    } else if (digits && sc->nseq > 1 && t->sep != 0 && !sc->seq_broken) {
+        /* the separator changes: "12 5529-1234-..." starts again at the
+         * group before it, unless the sequence so far matched */
+        struct tok last = sc->seq[sc->nseq - 1];
+        if (!seq_finish(sc)) {
+            sc->seq[sc->nseq++] = last;
+            sc->seq_sep = t->sep;
+        }
+        sc->seq[sc->nseq++] = *t;
+        sens_wipe(last.text, sizeof(last.text));
     } else {
         seq_finish(sc);
         if (digits)
@@ -974,7 +998,7 @@ static void custom_run(struct sens_scan *sc, int final)
             int rc = pcre2_match(cu->code, (PCRE2_SPTR)sc->win, sc->winlen, off, 0,
                                  sc->md[c], set->mctx);
             PCRE2_SIZE *ov;
-            size_t s, en;
+            size_t s, en, vs, ve;
 
             if (rc < 0) {
                 if (rc != PCRE2_ERROR_NOMATCH)
@@ -990,7 +1014,14 @@ static void custom_run(struct sens_scan *sc, int final)
             sc->cust_next[c] = off;
             if (en - s > SENS_CUSTOM_MAX_MATCH || en == s)
                 continue;
-            if (cu->check == sens_check_none || sens_check_text(cu->check, sc->win + s, en - s)) {
+            /* the validator sees group 1 when the pattern has one, else the match */
+            vs = s;
+            ve = en;
+            if (rc >= 2 && ov[2] != PCRE2_UNSET && ov[3] >= ov[2]) {
+                vs = ov[2];
+                ve = ov[3];
+            }
+            if (cu->check == sens_check_none || sens_check_text(cu->check, sc->win + vs, ve - vs)) {
                 char excerpt[SENS_EXCERPT_MAX];
                 spos ms, me;
                 cnt_cp += count_cp(sc->win + cnt_off, s - cnt_off);

@@ -32,7 +32,8 @@
  * Custom types (sens_set_custom()) are a PCRE2 pattern (UTF, caseless off
  * unless the pattern says (?i), JIT when available, match limit
  * SENS_MATCH_LIMIT), an optional validator applied to the letters and
- * digits of the match, and keywords.  Patterns run on a sliding window:
+ * digits of capture group 1 when the pattern has one, else of the whole
+ * match, and keywords.  Patterns run on a sliding window:
  * a match longer than SENS_CUSTOM_MAX_MATCH bytes is ignored.
  *
  * Life cycle: sens_set_new(), sens_set_custom() for each custom type,
