@@ -26,7 +26,9 @@
  * UTF-8 continuation bytes).
  *
  * The set owns its copies of names, keywords and compiled patterns.  All
- * scan memory is allocated in sens_scan_new(); the rest never allocates.
+ * scan memory is allocated in sens_scan_new(); pushing allocates only
+ * inside pcre2_match() (backtracking frames kept in the match data, at most
+ * SENS_HEAP_LIMIT_KB).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -526,6 +528,7 @@ int sens_set_compile(struct sens_set *set, struct sens_error *err)
         return set_err(err, ENOMEM, -1, "out of memory");
     pcre2_set_match_limit(set->mctx, SENS_MATCH_LIMIT);
     pcre2_set_depth_limit(set->mctx, SENS_DEPTH_LIMIT);
+    pcre2_set_heap_limit(set->mctx, SENS_HEAP_LIMIT_KB);
     set->compiled = 1;
     return 0;
 }
@@ -568,6 +571,15 @@ void sens_set_free(struct sens_set *set)
 
 /* ---- scanning ---- */
 
+/* copy_excerpt - copies an excerpt into a SENS_EXCERPT_MAX array */
+static void copy_excerpt(char *dst, const char *src)
+{
+    size_t n = strnlen(src, SENS_EXCERPT_MAX - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* settle - counts a match of an entry at conf and keeps its excerpt */
 static void settle(struct sens_scan *sc, size_t e, enum sens_conf conf,
                    const char *excerpt, int kw_required)
@@ -579,7 +591,7 @@ static void settle(struct sens_scan *sc, size_t e, enum sens_conf conf,
     if (es->count[conf] < SIZE_MAX)
         es->count[conf]++;
     if (es->nex < SENS_MAX_EXCERPTS) {
-        snprintf(es->ex[es->nex], SENS_EXCERPT_MAX, "%s", excerpt);
+        copy_excerpt(es->ex[es->nex], excerpt);
         es->ex_conf[es->nex++] = conf;
     }
 }
@@ -645,7 +657,7 @@ static void add_match(struct sens_scan *sc, size_t e, spos start, spos end,
     p->end = end;
     p->live = 1;
     p->kw_required = kw_required;
-    snprintf(p->excerpt, sizeof(p->excerpt), "%s", excerpt);
+    copy_excerpt(p->excerpt, excerpt);
     es->pcount++;
     sc->npending++;
 }
@@ -688,6 +700,18 @@ static void keyword_hit(struct sens_scan *sc, size_t e, spos ks, spos ke)
     pend_pop_dead(es);
 }
 
+/* ac_report - the keyword hits of automaton state `state` after a boundary at cur */
+static void ac_report(struct sens_scan *sc, size_t state, spos cur)
+{
+    const struct sens_set *set = sc->set;
+
+    for (size_t s = state; s; s = set->dict[s])
+        for (uint32_t o = set->out_head[s]; o; o = set->outs[o - 1].next) {
+            const struct out_node *n = &set->outs[o - 1];
+            keyword_hit(sc, n->entry, cur >= n->kwcp ? cur - n->kwcp : 0, cur);
+        }
+}
+
 /* ac_feed - one class into the keyword automaton at code point cur */
 static void ac_feed(struct sens_scan *sc, unsigned cls, spos cur)
 {
@@ -701,13 +725,8 @@ static void ac_feed(struct sens_scan *sc, unsigned cls, spos cur)
         sc->prev_bound = 0;
     }
     sc->ac = set->delta[sc->ac * set->nclass + cls];
-    if (cls != CLS_BOUND)
-        return;
-    for (size_t s = sc->ac; s; s = set->dict[s])
-        for (uint32_t o = set->out_head[s]; o; o = set->outs[o - 1].next) {
-            const struct out_node *n = &set->outs[o - 1];
-            keyword_hit(sc, n->entry, cur >= n->kwcp ? cur - n->kwcp : 0, cur);
-        }
+    if (cls == CLS_BOUND && (set->out_head[sc->ac] || set->dict[sc->ac]))
+        ac_report(sc, sc->ac, cur);
 }
 
 /* emit_builtin - a validated built-in match: redacted, given to its entries */
@@ -788,7 +807,7 @@ static int seq_finish(struct sens_scan *sc)
     if (k > 1 && !sc->seq_broken)
         hit = check_digits(sc, sc->seq, k, sc->seq_sep);
     for (size_t i = 0; i < k; i++)
-        sens_wipe(sc->seq[i].text, sizeof(sc->seq[i].text));
+        sens_wipe(sc->seq[i].text, sc->seq[i].len);
     sc->nseq = 0;
     sc->seq_broken = 0;
     sc->seq_sep = 0;
@@ -898,7 +917,7 @@ static void token_end(struct sens_scan *sc)
     }
     if (uses(sc, T_IBAN))
         ib_token(sc, t);
-    sens_wipe(t->text, sizeof(t->text));
+    sens_wipe(t->text, t->len);
     sc->in_tok = 0;
     expire(sc);
 }
@@ -916,10 +935,15 @@ static void run_break(struct sens_scan *sc)
 /* scan_bytes - the tokenizer and the keyword automaton over text */
 static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
 {
-    const unsigned char *cls = sc->set->cls;
+    const struct sens_set *set = sc->set;
+    const unsigned char *cls = set->cls;
+    const uint16_t *delta = set->delta;
+    size_t ncl = set->nclass, ac = sc->ac;
+    int pb = sc->prev_bound;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char b = p[i];
+        unsigned c = cls[b];
         spos cur = sc->pos;
 
         if ((b & 0xc0) != 0x80)
@@ -949,16 +973,28 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             if (sc->in_tok) {
                 token_end(sc);
                 sc->pending_sep = (char)b;
-            } else if (sc->pending_sep || !sc->run_open) {
+            } else if (sc->pending_sep) {
                 run_break(sc);
             }
         } else {
             if (sc->in_tok)
                 token_end(sc);
-            run_break(sc);
+            if (sc->run_open)
+                run_break(sc);
         }
-        ac_feed(sc, cls[b], cur);
+        /* keyword automaton; runs of boundaries count once */
+        if (c != CLS_BOUND) {
+            pb = 0;
+            ac = delta[ac * ncl + c];
+        } else if (!pb) {
+            pb = 1;
+            ac = delta[ac * ncl + CLS_BOUND];
+            if (set->out_head[ac] || set->dict[ac])
+                ac_report(sc, ac, cur);
+        }
     }
+    sc->ac = ac;
+    sc->prev_bound = pb;
 }
 
 /* count_cp - code points in s[0..n) */

@@ -46,8 +46,9 @@
  * results; sens_scan_free().  The scan owns the excerpts it returns, valid
  * until it is freed.
  *
- * Memory: the scan allocates everything in sens_scan_new(); pushing never
- * allocates and never fails.  Full values are kept only while a candidate
+ * Memory: the scan allocates its state in sens_scan_new(); pushing never
+ * fails, and allocates only inside PCRE2 for custom patterns run without
+ * JIT (backtracking frames, capped by SENS_HEAP_LIMIT_KB).  Full values are kept only while a candidate
  * is being checked (in the token window, at most SENS_MAX_GROUPS tokens, and
  * in the custom window), wiped when the part ends and when the scan is
  * freed; results hold only redacted excerpts: at most the last 4 digits and
@@ -68,9 +69,10 @@
  *   SENS_KW_RECENT        keyword hits remembered per entry
  *   SENS_MAX_EXCERPTS     excerpts kept per entry (the first ones settled)
  *   SENS_CUSTOM_MAX_MATCH bytes of one custom match; SENS_CUSTOM_SLICE bytes
- *                         of text per pattern run; SENS_MATCH_LIMIT and
- *                         SENS_DEPTH_LIMIT per run (a run that hits them
- *                         sets sens_scan_truncated())
+ *                         of text per pattern run; SENS_MATCH_LIMIT,
+ *                         SENS_DEPTH_LIMIT and SENS_HEAP_LIMIT_KB per run
+ *                         (a run that hits them ends that pattern's run on
+ *                         that slice and sets sens_scan_truncated())
  * Counts saturate at SIZE_MAX.
  */
 #ifndef MAILSEAL_RULES_SENSITIVE_H
@@ -98,6 +100,7 @@
 #define SENS_CUSTOM_SLICE 4096
 #define SENS_MATCH_LIMIT 100000
 #define SENS_DEPTH_LIMIT 1000
+#define SENS_HEAP_LIMIT_KB 1024
 
 enum sens_conf {
     SENS_LOW = 0,             /* validated */

@@ -45,10 +45,7 @@ static unsigned prefix_num(const char *v, size_t k)
 /* sens_wipe - zero memory in a way the optimiser keeps */
 void sens_wipe(void *p, size_t n)
 {
-    volatile unsigned char *q = p;
-
-    while (n--)
-        *q++ = 0;
+    explicit_bzero(p, n);
 }
 
 /* sens_compact - the ASCII letters and digits of in, NUL-terminated */
@@ -164,7 +161,8 @@ int sens_check_card(const char *v, size_t n)
     if (!brand || !sens_check_luhn(v, n))
         return 0;
     for (size_t i = 0; i < sizeof(card_test_numbers) / sizeof(card_test_numbers[0]); i++)
-        if (strlen(card_test_numbers[i]) == n && memcmp(card_test_numbers[i], v, n) == 0)
+        if (card_test_numbers[i][1] == v[1] && strlen(card_test_numbers[i]) == n
+            && memcmp(card_test_numbers[i], v, n) == 0)
             return 0;
     return 1;
 }

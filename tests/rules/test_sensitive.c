@@ -562,6 +562,45 @@ static void test_caps(void **state)
     sens_set_free(set);
 }
 
+/* test_speed - 1 MB of prose with numbers, all built-in types with their
+ * default keywords and one custom type */
+static void test_speed(void **state)
+{
+    static const char line[] =
+        "Dear customer, your order 2024-11-25 #123456 of EUR 1.234,56 was shipped to "
+        "Musterstrasse 12, 10115 Berlin. Call +49 30 1234567 or reply to this mail. "
+        "Kind regards, the bank account team (ref 4539 1488 0343 6468 DE12 3456)\n";
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+    struct sens_scan *sc;
+    struct buf b = BUF_INIT(2u << 20);
+    struct timespec t0, t1;
+    double ms;
+
+    (void)state;
+    for (size_t i = 0; sens_builtin_name(i); i++)
+        assert_int_equal(sens_set_add(set, sens_builtin_name(i), NULL, 0, -1, &err), (long)i);
+    assert_int_equal(sens_set_custom(set, "ref", "\\bREF-[0-9]{6}\\b", NULL, NULL, 0, -1, &err), 0);
+    assert_int_equal(sens_set_add(set, "ref", NULL, 0, -1, &err), 5);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    while (b.len < (1u << 20))
+        assert_int_equal(buf_adds(&b, line), 0);
+    sc = sens_scan_new(set);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t off = 0; off < b.len; off += 65536)
+        sens_scan_push(sc, b.data + off, b.len - off < 65536 ? b.len - off : 65536);
+    sens_scan_part_end(sc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    print_message("1 MB of prose, 6 entries: %.1f ms\n", ms);
+    for (size_t e = 0; e < 6; e++)
+        assert_int_equal(sens_scan_count_min(sc, e, SENS_LOW), 0);
+    assert_true(ms < 2000.0);
+    sens_scan_free(sc);
+    buf_free(&b);
+    sens_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_custom_long_text),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
