@@ -358,6 +358,14 @@ int sens_set_custom(struct sens_set *set, const char *name, const char *pattern,
             snprintf((char *)msg, sizeof(msg), "error %d", errcode);
         return set_err(err, EINVAL, (long)erroff, "bad pattern: %s", (const char *)msg);
     }
+    {
+        uint32_t minlen = 0;
+        if (pcre2_pattern_info(c->code, PCRE2_INFO_MINLENGTH, &minlen) == 0 && minlen == 0) {
+            pcre2_code_free(c->code);
+            c->code = NULL;
+            return set_err(err, EINVAL, 0, "pattern can match an empty string");
+        }
+    }
     (void)pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE);   /* interpreter when JIT is missing */
     if (keywords && copy_keywords(set, keywords, nkw, &c->kw, err) < 0) {
         pcre2_code_free(c->code);
@@ -1031,10 +1039,16 @@ static void custom_run(struct sens_scan *sc, int final)
         if (!used)
             continue;
         while (off < limit) {
-            int rc = pcre2_match(cu->code, (PCRE2_SPTR)sc->win, sc->winlen, off, 0,
-                                 sc->md[c], set->mctx);
+            int rc;
             PCRE2_SIZE *ov;
             size_t s, en, vs, ve;
+
+            while (off < sc->winlen && ((unsigned char)sc->win[off] & 0xc0) == 0x80)
+                off++;              /* start on a character */
+            if (off >= limit)
+                break;
+            rc = pcre2_match(cu->code, (PCRE2_SPTR)sc->win, sc->winlen, off, 0,
+                                 sc->md[c], set->mctx);
 
             if (rc < 0) {
                 if (rc != PCRE2_ERROR_NOMATCH)

@@ -444,6 +444,30 @@ static void test_custom(void **state)
     sens_set_free(set);
 }
 
+/* test_custom_utf8 - a UTF-8 pattern over text with multi-byte characters,
+ * split at every byte and across window slices */
+static void test_custom_utf8(void **state)
+{
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+    struct buf b = BUF_INIT(1 << 20);
+    size_t low, high;
+
+    (void)state;
+    assert_int_equal(sens_set_custom(set, "akte", "Akte\\s*Nr\\.?\\s*\\d{5}\\b", NULL, NULL, 0,
+                                     -1, &err), 0);
+    assert_int_equal(sens_set_add(set, "akte", NULL, 0, -1, &err), 0);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(buf_printf(&b, "\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80 Akte Nr. %05d \xc3\xbc", i), 0);
+    scan_split(set, b.data, b.len, b.len / 2 + 1, &low, &high);
+    assert_int_equal(low, 400);
+    scan_split(set, b.data, 200, SIZE_MAX, &low, &high);
+    assert_int_equal(low, 7);
+    buf_free(&b);
+    sens_set_free(set);
+}
+
 /* test_custom_long_text - custom matches across many slices of the window */
 static void test_custom_long_text(void **state)
 {
@@ -484,6 +508,7 @@ static const struct err_case err_cases[] = {
     { "ab)", NULL, EINVAL, 2 },
     { "\\d+", "nope", EINVAL, -1 },
     { "", NULL, EINVAL, -1 },
+    { "\\d*", NULL, EINVAL, 0 },                    /* can match empty */
 };
 
 /* test_set_errors - pattern offsets, unknown names, duplicates, caps */
@@ -614,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_excerpts),
         cmocka_unit_test(test_custom),
         cmocka_unit_test(test_custom_long_text),
+        cmocka_unit_test(test_custom_utf8),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_speed),
