@@ -16,11 +16,15 @@
  * routing number: 9 digits, Federal Reserve prefix ranges, 3-7-1 checksum).
  *
  * Candidates for the built-in types are tokens: maximal runs of ASCII
- * letters and digits.  A token glued to other letters or digits is one
- * longer token and is no candidate; a digit group sequence (tokens of
- * digits joined by the same single separator) is a candidate only as a
- * whole, so "4111 1111 1111 1111 2024" holds no card.  Bytes outside ASCII
- * end tokens (the caller passes NFKC-normalised text, see text_norm.h).
+ * letters and digits, so digits glued to letters or to more digits are no
+ * candidate.  A token of 7 or more digits is a candidate on its own ("paid
+ * 4539148803436467 2 times").  Digit groups of at most 6 digits joined by
+ * the same single separator (' ' or '-') form a sequence that is a
+ * candidate only as a whole, so "4111 1111 1111 1111 2024" holds no card;
+ * where the separator changes ("ref 12 5529-1234-...") the sequence starts
+ * again at the group before it.  Any other character, or two separators in
+ * a row, ends a sequence.  Bytes outside ASCII end tokens (the caller
+ * passes NFKC-normalised text, see text_norm.h).
  *
  * Confidence: a validated match is SENS_LOW, and SENS_HIGH when one of the
  * entry's keywords occurs within `proximity` characters (code points)
@@ -33,8 +37,11 @@
  * unless the pattern says (?i), JIT when available, match limit
  * SENS_MATCH_LIMIT), an optional validator applied to the letters and
  * digits of capture group 1 when the pattern has one, else of the whole
- * match, and keywords.  Patterns run on a sliding window:
- * a match longer than SENS_CUSTOM_MAX_MATCH bytes is ignored.
+ * match, and keywords.  Patterns must not match the empty string.  They run
+ * on a sliding window: a match longer than SENS_CUSTOM_MAX_MATCH bytes is
+ * ignored, and a match is decided up to SENS_CUSTOM_SLICE +
+ * SENS_CUSTOM_MAX_MATCH bytes after it occurs (a match followed in that
+ * span by more than SENS_KW_RECENT hits of its keywords may count LOW).
  *
  * Life cycle: sens_set_new(), sens_set_custom() for each custom type,
  * sens_set_add() once per condition item (an "entry": a type with its
@@ -48,10 +55,11 @@
  *
  * Memory: the scan allocates its state in sens_scan_new(); pushing never
  * fails, and allocates only inside PCRE2 for custom patterns run without
- * JIT (backtracking frames, capped by SENS_HEAP_LIMIT_KB).  Full values are kept only while a candidate
- * is being checked (in the token window, at most SENS_MAX_GROUPS tokens, and
- * in the custom window), wiped when the part ends and when the scan is
- * freed; results hold only redacted excerpts: at most the last 4 digits and
+ * JIT (backtracking frames, capped by SENS_HEAP_LIMIT_KB).  Full values are
+ * kept only while a candidate is being checked (the current token and
+ * digit group sequence, at most SENS_MAX_GROUPS tokens; an IBAN in groups;
+ * the custom window), and wiped as soon as they are checked or leave the
+ * window, when the part ends and when the scan is freed; results hold only redacted excerpts: at most the last 4 digits and
  * never more than half of the letters and digits are shown, the rest is
  * masked with '*', separators are kept ("**** **** **** 1881").
  *
@@ -92,12 +100,12 @@
 #define SENS_MAX_TOKEN 34
 #define SENS_MAX_VALUE 40          /* letters and digits of one built-in candidate */
 #define SENS_MAX_PENDING 64
-#define SENS_KW_RECENT 4
+#define SENS_KW_RECENT 16
 #define SENS_MAX_EXCERPTS 3
 #define SENS_EXCERPT_MAX 48        /* bytes of an excerpt, with the NUL */
 #define SENS_MAX_PATTERN 4096
 #define SENS_CUSTOM_MAX_MATCH 256
-#define SENS_CUSTOM_SLICE 4096
+#define SENS_CUSTOM_SLICE 1024
 #define SENS_MATCH_LIMIT 100000
 #define SENS_DEPTH_LIMIT 1000
 #define SENS_HEAP_LIMIT_KB 1024

@@ -468,6 +468,42 @@ static void test_custom_utf8(void **state)
     sens_set_free(set);
 }
 
+/* test_custom_keywords - a custom type's keywords after its match, at and
+ * just outside the proximity, with a long text in between slices */
+static void test_custom_keywords(void **state)
+{
+    static const char *const kw[] = { "member" };
+    static const struct { const char *text; size_t low, high; } cases[] = {
+        { "MC-79927398713 123456789 member", 0, 1 },     /* gap 11 */
+        { "MC-79927398713 1234567890 member", 1, 0 },    /* gap 12 */
+        { "member 1234567890 MC-79927398713", 1, 0 },
+        { "member 123456789 MC-79927398713", 0, 1 },
+    };
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+    struct buf b = BUF_INIT(1 << 20);
+    size_t low, high;
+
+    (void)state;
+    assert_int_equal(sens_set_custom(set, "m", "MC-(\\d{11})", "luhn", kw, 1, 11, &err), 0);
+    assert_int_equal(sens_set_add(set, "m", NULL, 0, -1, &err), 0);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int pad = 0; pad < 3000; pad += 997) {
+            buf_reset(&b);
+            for (int j = 0; j < pad; j++)
+                assert_int_equal(buf_addc(&b, 'x' + j % 2), 0);
+            assert_int_equal(buf_adds(&b, " "), 0);
+            assert_int_equal(buf_adds(&b, cases[i].text), 0);
+            scan_split(set, b.data, b.len, b.len / 3, &low, &high);
+            if (low != cases[i].low || high != cases[i].high)
+                fail_msg("case %zu pad %d: low %zu high %zu", i, pad, low, high);
+        }
+    }
+    buf_free(&b);
+    sens_set_free(set);
+}
+
 /* test_custom_long_text - custom matches across many slices of the window */
 static void test_custom_long_text(void **state)
 {
@@ -638,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_excerpts),
         cmocka_unit_test(test_custom),
+        cmocka_unit_test(test_custom_keywords),
         cmocka_unit_test(test_custom_long_text),
         cmocka_unit_test(test_custom_utf8),
         cmocka_unit_test(test_set_errors),
