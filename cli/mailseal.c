@@ -25,6 +25,8 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
+    static char check_name[] = "mailseal check", test_name[] = "mailseal test";
+
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -37,10 +39,15 @@ int main(int argc, char **argv)
         printf("mailseal %s\n", MAILSEAL_VERSION);
         return CLI_OK;
     }
-    if (strcmp(argv[1], "check") == 0)
+    /* argv[0] of a subcommand names it in getopt's messages */
+    if (strcmp(argv[1], "check") == 0) {
+        argv[1] = check_name;
         return cmd_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "test") == 0)
+    }
+    if (strcmp(argv[1], "test") == 0) {
+        argv[1] = test_name;
         return cmd_test(argc - 1, argv + 1);
+    }
     fprintf(stderr, "mailseal: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;

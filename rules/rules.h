@@ -94,8 +94,8 @@ void rules_free(struct ruleset *rs);
 size_t rules_count(const struct ruleset *rs);
 /* Ask rules_eval() on rs to fill res->evidence (on != 0) or not (default). */
 void rules_set_explain(struct ruleset *rs, int on);
-/* Name and position of the i-th rule (priority order), for tools that
- * check several rule sources; -1 when i is out of range. */
+/* Name of the i-th rule (priority order) and the position of that name,
+ * for tools that check several rule sources; -1 when i is out of range. */
 int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,
                   const char **file, unsigned *line, unsigned *col);
 

@@ -81,6 +81,7 @@ struct rule {
     char *description;        /* NULL when none */
     char *file;               /* where it was defined */
     unsigned line, col;
+    unsigned name_line, name_col; /* where its name is written */
     long priority;
     size_t seq;               /* load order, the tie-break */
     int enabled;

@@ -74,7 +74,7 @@ size_t rules_count(const struct ruleset *rs)
     return rs ? rs->n : 0;
 }
 
-/* rules_rule_at - name and position of the i-th rule */
+/* rules_rule_at - name of the i-th rule and where that name is written */
 int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,
                   const char **file, unsigned *line, unsigned *col)
 {
@@ -82,8 +82,8 @@ int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,
         return -1;
     *name = rs->rules[i].name;
     *file = rs->rules[i].file;
-    *line = rs->rules[i].line;
-    *col = rs->rules[i].col;
+    *line = rs->rules[i].name_line;
+    *col = rs->rules[i].name_col;
     return 0;
 }
 
@@ -374,6 +374,8 @@ static void ld_rule(struct rules_loader *ld, const struct ynode *rn)
     } else if ((r.name = strdup(v->value)) == NULL) {
         ld_oom(ld, v);
     } else {
+        r.name_line = v->line;
+        r.name_col = v->col;
         ld_remember_name(ld, v);
     }
     if ((v = ymap_get(rn, "description")) != NULL && !ynode_is_null(v)) {

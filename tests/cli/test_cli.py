@@ -159,7 +159,7 @@ class CliTest(unittest.TestCase):
                          % (self.config, one, three))
         code, out, err = run("check", "-c", self.config, one, two)
         self.assertEqual((code, out), (1, ""))
-        self.assertEqual(err, "%s:2:5: duplicate rule name 'draft-hello' (first defined at %s:2:5)\n"
+        self.assertEqual(err, "%s:2:11: duplicate rule name 'draft-hello' (first defined at %s:2:11)\n"
                          % (two, one))
 
     def test_check_config_errors_and_usage(self):
