@@ -325,6 +325,99 @@ static void test_split_everywhere(void **state)
     }
 }
 
+/* scan_result - counts and excerpts of every entry, joined into out */
+static void scan_result(const struct sens_set *set, const char *text, size_t len,
+                        const size_t *cuts, size_t ncuts, struct buf *out)
+{
+    struct sens_scan *sc = sens_scan_new(set);
+    size_t from = 0;
+
+    assert_non_null(sc);
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t to = i < ncuts ? cuts[i] : len;
+        sens_scan_push(sc, text + from, to - from);
+        from = to;
+    }
+    sens_scan_part_end(sc);
+    buf_reset(out);
+    for (size_t e = 0; e < sens_set_entries(set); e++) {
+        assert_int_equal(buf_printf(out, "%zu:%zu/%zu", e, sens_scan_count(sc, e, SENS_LOW),
+                                    sens_scan_count(sc, e, SENS_HIGH)), 0);
+        for (size_t i = 0; i < sens_scan_excerpts(sc, e); i++)
+            assert_int_equal(buf_printf(out, " [%s]", sens_scan_excerpt(sc, e, i, NULL)), 0);
+        assert_int_equal(buf_addc(out, '\n'), 0);
+    }
+    sens_scan_free(sc);
+}
+
+/* test_split_random - random texts from fragments give the same results in
+ * one push, in random pieces and one byte at a time */
+static void test_split_random(void **state)
+{
+    static const char *const frags[] = {
+        "4539148803436467", "4539 1488 0343 6467", "5529-1234-5678-9016", "4539148803436468",
+        "DE89 3704 0044 0532 0130 00", "GB29NWBK60161331926819", "536-22-1234", "536 22 1235",
+        "86095742719", "86 095 742 719", "011000015", "secret", "credit card", "IBAN", "ssn",
+        "MC-79927398713", "member", " ", " ", " ", "-", "\n", ".", "x", "12", "0343", "\xc3\xa4",
+        "Steuer-ID", "routing", "\xe2\x82\xac", "DE89", "3704", "\xff",
+    };
+    static const char *const kw[] = { "secret", "member" };
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+    struct buf text = BUF_INIT(1 << 16), one = BUF_INIT(1 << 16), other = BUF_INIT(1 << 16);
+    uint32_t rnd = 12345;
+    size_t total = 0;
+
+    (void)state;
+    for (size_t i = 0; sens_builtin_name(i); i++)
+        assert_int_equal(sens_set_add(set, sens_builtin_name(i), NULL, 0, -1, &err), (long)i);
+    assert_int_equal(sens_set_add(set, "credit_card", kw, 2, 15, &err), 5);
+    assert_int_equal(sens_set_custom(set, "m", "MC-(\\d{11})", "luhn", kw, 2, 15, &err), 0);
+    assert_int_equal(sens_set_add(set, "m", NULL, 0, -1, &err), 6);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    for (int round = 0; round < 300; round++) {
+        size_t cuts[4], nfr;
+        buf_reset(&text);
+        rnd = rnd * 1103515245u + 12345u;
+        nfr = 5 + (rnd >> 16) % 40;
+        for (size_t f = 0; f < nfr; f++) {
+            rnd = rnd * 1103515245u + 12345u;
+            assert_int_equal(buf_adds(&text, frags[(rnd >> 16) % (sizeof(frags) / sizeof(frags[0]))]), 0);
+        }
+        scan_result(set, text.data, text.len, NULL, 0, &one);
+        for (size_t i = 0; i < 4; i++) {
+            rnd = rnd * 1103515245u + 12345u;
+            cuts[i] = (rnd >> 16) % (text.len + 1);
+        }
+        for (size_t i = 1; i < 4; i++)          /* sort the cut points */
+            for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                size_t t = cuts[j];
+                cuts[j] = cuts[j - 1];
+                cuts[j - 1] = t;
+            }
+        scan_result(set, text.data, text.len, cuts, 4, &other);
+        if (strcmp(buf_str(&one), buf_str(&other)) != 0)
+            fail_msg("round %d '%s':\n%s\nvs\n%s", round, buf_str(&text), buf_str(&one),
+                     buf_str(&other));
+        {
+            size_t bytes[1024], n = text.len - 1 < 1024 ? text.len - 1 : 1024;
+            for (size_t i = 0; i < n; i++)
+                bytes[i] = i + 1;
+            scan_result(set, text.data, text.len, bytes, n, &other);
+        }
+        if (strcmp(buf_str(&one), buf_str(&other)) != 0)
+            fail_msg("round %d bytes '%s':\n%s\nvs\n%s", round, buf_str(&text), buf_str(&one),
+                     buf_str(&other));
+        for (const char *p = buf_str(&one); (p = strchr(p, ':')); p++)
+            total += strtoul(p + 1, NULL, 10);
+    }
+    assert_true(total > 300);                   /* the texts did hold matches */
+    buf_free(&text);
+    buf_free(&one);
+    buf_free(&other);
+    sens_set_free(set);
+}
+
 /* test_part_end - a keyword in one part does not raise a match in the next,
  * and a number is not joined across parts */
 static void test_part_end(void **state)
@@ -670,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_default_keywords),
         cmocka_unit_test(test_split_everywhere),
+        cmocka_unit_test(test_split_random),
         cmocka_unit_test(test_part_end),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_excerpts),
