@@ -159,6 +159,10 @@ struct entry_state {
     size_t nkw, kw_next;      /* hits remembered; ring slot for the next */
     struct pending pend[SENS_MAX_PENDING];
     size_t phead, pcount;
+    /* custom entries: hits not yet applied, since their matches are
+     * decided later than the keyword automaton runs */
+    spos *hq_start, *hq_end;
+    size_t hq_head, hq_count;
 };
 
 struct sens_scan {
@@ -670,23 +674,31 @@ static void add_match(struct sens_scan *sc, size_t e, spos start, spos end,
     sc->npending++;
 }
 
-/* expire - settles as LOW the pending matches no keyword can reach any more */
+/* expire_entry - settles as LOW the pending matches of an entry that no
+ * keyword can reach once the text up to `pos` is known */
+static void expire_entry(struct sens_scan *sc, size_t e, spos pos)
+{
+    struct entry_state *es = &sc->es[e];
+    spos reach = (spos)sc->set->entries[e].prox + sc->set->max_kwcp + 2;
+
+    while (es->pcount && es->pend[es->phead].end + reach < pos)
+        settle_head(sc, e);
+}
+
+/* expire - settles as LOW the pending built-in matches no keyword can reach */
 static void expire(struct sens_scan *sc)
 {
     const struct sens_set *set = sc->set;
 
     if (!sc->npending)
         return;
-    for (size_t e = 0; e < set->nentries; e++) {
-        struct entry_state *es = &sc->es[e];
-        spos reach = (spos)set->entries[e].prox + set->max_kwcp + 2;
-        while (es->pcount && es->pend[es->phead].end + reach < sc->pos)
-            settle_head(sc, e);
-    }
+    for (size_t e = 0; e < set->nentries; e++)
+        if (set->entries[e].custom < 0)
+            expire_entry(sc, e, sc->pos);
 }
 
-/* keyword_hit - remembers a hit for an entry and upgrades pending matches */
-static void keyword_hit(struct sens_scan *sc, size_t e, spos ks, spos ke)
+/* apply_hit - remembers a hit for an entry and upgrades pending matches */
+static void apply_hit(struct sens_scan *sc, size_t e, spos ks, spos ke)
 {
     struct entry_state *es = &sc->es[e];
     spos prox = (spos)sc->set->entries[e].prox;
@@ -706,6 +718,37 @@ static void keyword_hit(struct sens_scan *sc, size_t e, spos ks, spos ke)
         }
     }
     pend_pop_dead(es);
+}
+
+/* flush_hits - applies the queued hits of a custom entry that end at or
+ * before `upto` */
+static void flush_hits(struct sens_scan *sc, size_t e, spos upto)
+{
+    struct entry_state *es = &sc->es[e];
+
+    while (es->hq_count && es->hq_end[es->hq_head] <= upto) {
+        spos ks = es->hq_start[es->hq_head], ke = es->hq_end[es->hq_head];
+        es->hq_head = (es->hq_head + 1) % SENS_CUSTOM_HITQ;
+        es->hq_count--;
+        apply_hit(sc, e, ks, ke);
+    }
+}
+
+/* keyword_hit - a hit for an entry: applied now, or for a custom entry
+ * queued until its matches up to there are decided */
+static void keyword_hit(struct sens_scan *sc, size_t e, spos ks, spos ke)
+{
+    struct entry_state *es = &sc->es[e];
+
+    if (sc->set->entries[e].custom < 0) {
+        apply_hit(sc, e, ks, ke);
+        return;
+    }
+    if (es->hq_count == SENS_CUSTOM_HITQ)
+        flush_hits(sc, e, es->hq_end[es->hq_head]);       /* full: apply the oldest */
+    es->hq_start[(es->hq_head + es->hq_count) % SENS_CUSTOM_HITQ] = ks;
+    es->hq_end[(es->hq_head + es->hq_count) % SENS_CUSTOM_HITQ] = ke;
+    es->hq_count++;
 }
 
 /* ac_report - the keyword hits of automaton state `state` after a boundary at cur */
@@ -1080,10 +1123,23 @@ static void custom_run(struct sens_scan *sc, int final)
                 me = ms + count_cp(sc->win + s, en - s);
                 sens_redact(sc->win + s, en - s, excerpt, sizeof(excerpt));
                 for (size_t e = 0; e < set->nentries; e++)
-                    if (set->entries[e].custom == (int)c)
+                    if (set->entries[e].custom == (int)c) {
+                        flush_hits(sc, e, ms);
                         add_match(sc, e, ms, me, excerpt, 0);
+                    }
             }
         }
+    }
+    /* every match starting before limit is decided: apply the hits up to
+     * there, settle what they can no longer reach */
+    {
+        spos limit_cp = final ? (spos)-1 : sc->win_cp0 + count_cp(sc->win, limit);
+        for (size_t e = 0; e < set->nentries; e++)
+            if (set->entries[e].custom >= 0) {
+                flush_hits(sc, e, limit_cp);
+                if (!final)
+                    expire_entry(sc, e, limit_cp);
+            }
     }
     /* keep the undecided tail and some look-behind */
     keep = limit > CUSTOM_CTX ? limit - CUSTOM_CTX : 0;
@@ -1137,6 +1193,16 @@ struct sens_scan *sens_scan_new(const struct sens_set *set)
         errno = ENOMEM;
         return NULL;
     }
+    for (size_t e = 0; e < set->nentries; e++)
+        if (set->entries[e].custom >= 0 && set->entries[e].nkw) {
+            sc->es[e].hq_start = calloc(SENS_CUSTOM_HITQ, sizeof(spos));
+            sc->es[e].hq_end = calloc(SENS_CUSTOM_HITQ, sizeof(spos));
+            if (!sc->es[e].hq_start || !sc->es[e].hq_end) {
+                sens_scan_free(sc);
+                errno = ENOMEM;
+                return NULL;
+            }
+        }
     for (size_t c = 0; c < set->ncustom; c++)
         if (!(sc->md[c] = pcre2_match_data_create_from_pattern(set->customs[c].code, NULL))) {
             sens_scan_free(sc);
@@ -1185,6 +1251,8 @@ void sens_scan_part_end(struct sens_scan *sc)
         es->nkw = 0;
         es->kw_next = 0;
         es->phead = 0;
+        es->hq_head = 0;
+        es->hq_count = 0;
     }
     sc->ac = sc->set->delta[CLS_BOUND];
     sc->prev_bound = 1;
@@ -1263,6 +1331,10 @@ void sens_scan_free(struct sens_scan *sc)
     }
     free(sc->cust_next);
     if (sc->es) {
+        for (size_t e = 0; e < sc->set->nentries; e++) {
+            free(sc->es[e].hq_start);
+            free(sc->es[e].hq_end);
+        }
         sens_wipe(sc->es, (sc->set->nentries ? sc->set->nentries : 1) * sizeof(*sc->es));
         free(sc->es);
     }

@@ -40,8 +40,9 @@
  * match, and keywords.  Patterns must not match the empty string.  They run
  * on a sliding window: a match longer than SENS_CUSTOM_MAX_MATCH bytes is
  * ignored, and a match is decided up to SENS_CUSTOM_SLICE +
- * SENS_CUSTOM_MAX_MATCH bytes after it occurs (a match followed in that
- * span by more than SENS_KW_RECENT hits of its keywords may count LOW).
+ * SENS_CUSTOM_MAX_MATCH bytes after it occurs; keyword hits of custom
+ * entries wait in a queue (SENS_CUSTOM_HITQ) until the matches before them
+ * are decided.
  *
  * Life cycle: sens_set_new(), sens_set_custom() for each custom type,
  * sens_set_add() once per condition item (an "entry": a type with its
@@ -74,7 +75,11 @@
  *   SENS_MAX_PENDING      matches per entry waiting for a keyword after
  *                         them; when more arrive, the oldest is settled as
  *                         SENS_LOW (so very dense data may under-count HIGH)
- *   SENS_KW_RECENT        keyword hits remembered per entry
+ *   SENS_KW_RECENT        keyword hits remembered per entry (the nearest
+ *                         before a match is the last one)
+ *   SENS_CUSTOM_HITQ      keyword hits of a custom entry waiting for its
+ *                         matches to be decided; when full the oldest is
+ *                         applied early (it may then miss a match before it)
  *   SENS_MAX_EXCERPTS     excerpts kept per entry (the first ones settled)
  *   SENS_CUSTOM_MAX_MATCH bytes of one custom match; SENS_CUSTOM_SLICE bytes
  *                         of text per pattern run; SENS_MATCH_LIMIT,
@@ -101,6 +106,7 @@
 #define SENS_MAX_VALUE 40          /* letters and digits of one built-in candidate */
 #define SENS_MAX_PENDING 64
 #define SENS_KW_RECENT 16
+#define SENS_CUSTOM_HITQ 256
 #define SENS_MAX_EXCERPTS 3
 #define SENS_EXCERPT_MAX 48        /* bytes of an excerpt, with the NUL */
 #define SENS_MAX_PATTERN 4096

@@ -6,6 +6,7 @@
  * set errors and caps (100,000 candidates stay bounded).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -640,6 +641,68 @@ static const struct err_case err_cases[] = {
     { "\\d*", NULL, EINVAL, 0 },                    /* can match empty */
 };
 
+struct thread_arg {
+    const struct sens_set *set;
+    const struct buf *text;
+    size_t low, high;
+};
+
+/* scan_thread - one scan of the shared set in a thread */
+static void *scan_thread(void *p)
+{
+    struct thread_arg *a = p;
+    struct sens_scan *sc = sens_scan_new(a->set);
+
+    if (!sc)
+        return NULL;
+    for (size_t off = 0; off < a->text->len; off += 1000)
+        sens_scan_push(sc, a->text->data + off, a->text->len - off < 1000 ? a->text->len - off : 1000);
+    sens_scan_part_end(sc);
+    a->low = sens_scan_count(sc, 0, SENS_LOW) + sens_scan_count(sc, 1, SENS_LOW);
+    a->high = sens_scan_count(sc, 0, SENS_HIGH) + sens_scan_count(sc, 1, SENS_HIGH);
+    sens_scan_free(sc);
+    return NULL;
+}
+
+/* test_threads - one compiled set shared by scans in four threads */
+static void test_threads(void **state)
+{
+    static const char *const kw[] = { "member" };
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+    struct buf text = BUF_INIT(1 << 20);
+    struct thread_arg args[4];
+    pthread_t th[4];
+    int joined = 0;
+
+    (void)state;
+    assert_int_equal(sens_set_add(set, "credit_card", NULL, 0, -1, &err), 0);
+    assert_int_equal(sens_set_custom(set, "m", "MC-(\\d{11})", "luhn", kw, 1, 10, &err), 0);
+    assert_int_equal(sens_set_add(set, "m", NULL, 0, -1, &err), 1);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(buf_adds(&text, "visa 4539148803436467 and member MC-79927398713 ... "), 0);
+    for (int i = 0; i < 4; i++) {
+        args[i].set = set;
+        args[i].text = &text;
+        args[i].low = args[i].high = 0;
+        if (pthread_create(&th[i], NULL, scan_thread, &args[i]) != 0) {
+            for (int j = 0; j < i; j++)
+                pthread_join(th[j], NULL);
+            fail_msg("pthread_create");
+        }
+    }
+    for (int i = 0; i < 4; i++)                 /* join all before any assert */
+        joined += pthread_join(th[i], NULL) == 0;
+    assert_int_equal(joined, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(args[i].low, 0);
+        assert_int_equal(args[i].high, 4000);
+    }
+    buf_free(&text);
+    sens_set_free(set);
+}
+
 /* test_set_errors - pattern offsets, unknown names, duplicates, caps */
 static void test_set_errors(void **state)
 {
@@ -771,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_custom_keywords),
         cmocka_unit_test(test_custom_long_text),
         cmocka_unit_test(test_custom_utf8),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_speed),
