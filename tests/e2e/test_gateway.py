@@ -50,12 +50,22 @@ class Gateway(E2ETestCase):
 
     # (a)
     def test_add_header_rule_adds_header(self):
-        self.gateway([TAG_RULE])
-        msg = make_message(subject="Quarterly report [tag]")
-        self.assertAccepted(self.send(msg))
+        milter = self.gateway([TAG_RULE])
+        msg = make_message(subject="Quarterly report [tag]", body="secret body words\n")
+        result = self.send(msg)
+        self.assertAccepted(result)
         got = self.sink.wait_for(1)[0]
         self.assertEqual(got.headers(TAG_HEADER[0]), [TAG_HEADER[1]])
         self.assertOnlyHeadersAdded(msg, got, [TAG_HEADER[0]])
+        # the audit line carries Postfix's queue id; no content reaches the log
+        log = milter.log()
+        self.assertIsNotNone(result.queue_id)
+        self.assertRegex(log, r"\] %s: rules matched=%s " % (result.queue_id, TAG_RULE["name"]))
+        for content in ("Quarterly report", "secret body words", "alice@example.com", "bob@partner.test"):
+            self.assertNotIn(content, log)
+        # the pid file names the running daemon
+        with open(milter.pid_file) as f:
+            self.assertEqual(int(f.read()), milter.pid)
 
     # (b)
     def test_prepend_subject_rule_prefixes_subject(self):
