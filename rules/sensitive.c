@@ -962,13 +962,15 @@ static void token_end(struct sens_scan *sc)
         sc->seq[sc->nseq++] = *t;
         sens_wipe(last.text, sizeof(last.text));
     } else {
-        seq_finish(sc);
+        if (sc->nseq)
+            seq_finish(sc);
         if (digits)
             sc->seq[sc->nseq++] = *t;
     }
     if (uses(sc, T_IBAN))
         ib_token(sc, t);
-    sens_wipe(t->text, t->len);
+    if (t->ndigit)              /* values have digits; plain words need no wipe */
+        sens_wipe(t->text, t->len);
     sc->in_tok = 0;
     expire(sc);
 }
@@ -976,7 +978,8 @@ static void token_end(struct sens_scan *sc)
 /* run_break - the run of tokens ends */
 static void run_break(struct sens_scan *sc)
 {
-    seq_finish(sc);
+    if (sc->nseq)
+        seq_finish(sc);
     if (sc->ib_active)
         ib_reset(sc);
     sc->run_open = 0;
@@ -991,18 +994,19 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
     const uint16_t *delta = set->delta;
     size_t ncl = set->nclass, ac = sc->ac;
     int pb = sc->prev_bound;
+    spos pos = sc->pos;         /* sc->pos is brought up to date before calls */
+    struct tok *t = &sc->cur;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char b = p[i];
         unsigned c = cls[b];
-        spos cur = sc->pos;
+        spos cur = pos;
 
         if ((b & 0xc0) != 0x80)
-            sc->pos++;
+            pos++;
         else
-            cur = sc->pos - 1;
+            cur = pos - 1;
         if (is_alnum(b)) {
-            struct tok *t = &sc->cur;
             if (!sc->in_tok) {
                 sc->in_tok = 1;
                 t->len = 0;
@@ -1019,19 +1023,24 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
                 t->toolong = 1;
             if (b <= '9')
                 t->ndigit++;
-            t->end = cur + 1;
-        } else if (b == ' ' || b == '-') {
-            if (sc->in_tok) {
-                token_end(sc);
-                sc->pending_sep = (char)b;
-            } else if (sc->pending_sep) {
-                run_break(sc);
-            }
         } else {
-            if (sc->in_tok)
-                token_end(sc);
-            if (sc->run_open)
-                run_break(sc);
+            sc->pos = pos;
+            if (b == ' ' || b == '-') {
+                if (sc->in_tok) {
+                    t->end = cur;
+                    token_end(sc);
+                    sc->pending_sep = (char)b;
+                } else if (sc->pending_sep) {
+                    run_break(sc);
+                }
+            } else {
+                if (sc->in_tok) {
+                    t->end = cur;
+                    token_end(sc);
+                }
+                if (sc->run_open)
+                    run_break(sc);
+            }
         }
         /* keyword automaton; runs of boundaries count once */
         if (c != CLS_BOUND) {
@@ -1040,10 +1049,13 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
         } else if (!pb) {
             pb = 1;
             ac = delta[ac * ncl + CLS_BOUND];
-            if (set->out_head[ac] || set->dict[ac])
+            if (set->out_head[ac] || set->dict[ac]) {
+                sc->pos = pos;
                 ac_report(sc, ac, cur);
+            }
         }
     }
+    sc->pos = pos;
     sc->ac = ac;
     sc->prev_bound = pb;
 }
@@ -1238,8 +1250,10 @@ void sens_scan_part_end(struct sens_scan *sc)
 {
     if (!sc)
         return;
-    if (sc->in_tok)
+    if (sc->in_tok) {
+        sc->cur.end = sc->pos;
         token_end(sc);
+    }
     run_break(sc);
     ac_feed(sc, CLS_BOUND, sc->pos);
     if (sc->set->ncustom)
