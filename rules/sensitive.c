@@ -5,7 +5,8 @@
  * One pass over the bytes drives three machines:
  *   - a tokenizer: maximal runs of ASCII letters and digits, each with the
  *     single separator (' ' or '-') before it; two separators in a row or
- *     any other character end the run.  Digit tokens joined by the same
+ *     any other character end the run.  A token of 7 or more digits is
+ *     checked on its own at once; shorter digit tokens joined by the same
  *     separator form a digit group sequence, checked as a whole when it
  *     ends (credit_card, us_ssn, de_tax_id, aba_routing); a token shaped like
  *     the start of an IBAN starts an IBAN, completed from groups of 4 up to
@@ -18,7 +19,9 @@
  *     matches within the entry's proximity.
  *   - custom patterns, run by PCRE2 over a window of the last
  *     SENS_CUSTOM_SLICE new bytes plus SENS_CUSTOM_MAX_MATCH bytes of carry
- *     (and 64 bytes of look-behind context).
+ *     (and 64 bytes of look-behind context).  Their matches are decided
+ *     later than the automaton runs, so keyword hits of custom entries are
+ *     queued and applied in text order between their matches.
  * A validated match is settled HIGH at once when a remembered keyword hit
  * is within the proximity; otherwise it waits in the entry's pending queue
  * until a keyword arrives or the text has moved past its proximity, then

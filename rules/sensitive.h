@@ -173,7 +173,8 @@ long sens_set_add(struct sens_set *set, const char *type, const char *const *key
                   size_t nkw, long proximity, struct sens_error *err);
 
 /* sens_set_compile - builds the keyword automaton; no adding afterwards.
- * 0, or -1 with err filled and errno ENOMEM or E2BIG. */
+ * 0, or -1 with err filled and errno ENOMEM or E2BIG (the set can then
+ * only be freed). */
 int sens_set_compile(struct sens_set *set, struct sens_error *err);
 size_t sens_set_entries(const struct sens_set *set);
 const char *sens_set_entry_type(const struct sens_set *set, size_t entry);
