@@ -14,6 +14,8 @@
  *   recipient_scope: internal | external | [internal, external]
  *       some recipient is internal (external); never unknown
  *
+ * The envelope, attachment and size conditions are in rules_cond_env.c.
+ *
  * The explain functions (rules_set_explain()) describe a TRUE condition in
  * a short excerpt: never a whole header, at most RULES_EXCERPT_CONTEXT
  * characters either side of the matched phrase.
@@ -22,7 +24,7 @@
 #include <string.h>
 
 #include "rules/keyword.h"
-#include "rules/rules_int.h"
+#include "rules/rules_cond_int.h"
 
 /* cond_subject_add - add one phrase node to the set */
 static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
@@ -234,5 +236,20 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     { "subject_contains", cond_subject_parse, cond_subject_eval, cond_subject_free,
       cond_subject_explain },
     { "recipient_scope", cond_scope_parse, cond_scope_eval, NULL, cond_scope_explain },
+#define COND(name, p, fr) { name, p##_parse, p##_eval, fr, p##_explain }
+    COND("sender_is", cond_sender_is, cond_free_list),
+    COND("sender_domain_is", cond_sender_domain, cond_free_list),
+    COND("sender_matches", cond_sender_matches, cond_free_re),
+    COND("sender_scope", cond_sender_scope, NULL),
+    COND("recipient_is", cond_rcpt_is, cond_free_list),
+    COND("recipient_domain_is", cond_rcpt_domain, cond_free_list),
+    COND("recipient_matches", cond_rcpt_matches, cond_free_re),
+    COND("has_attachment", cond_has_att, NULL),
+    COND("attachment_name_matches", cond_att_name, cond_free_re),
+    COND("attachment_extension_is", cond_att_ext, cond_free_list),
+    COND("attachment_type_is", cond_att_type, cond_free_list),
+    COND("attachment_size_over", cond_att_size, cond_free_data),
+    COND("size_over", cond_size, cond_free_data),
+#undef COND
 };
 const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules_int.h"
+#include "rules/rules_cond_int.h"
 #include "rules/text_norm.h"
 
 #define RULES_SUBJECT_NORM_MAX (64u * 1024 * 1024)
@@ -258,6 +258,7 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
         return -1;
     }
     memset(&ctx, 0, sizeof(ctx));
+    ctx.rs = rs;
     ctx.m = m;
     ctx.env = env;
     ctx.scan = scan;
@@ -305,6 +306,7 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
     }
     if (ctx.have_subject || ctx.subject.data)
         buf_free(&ctx.subject);
+    rules_re_match_data_free(ctx.md);
     if (ctx.fault) {
         rules_result_free(res);
         errno = ctx.fault;

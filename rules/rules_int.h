@@ -37,12 +37,14 @@ enum rules_tri {
 
 /* Per-evaluation state: what the conditions look at, computed lazily. */
 struct rules_ctx {
+    const struct ruleset *rs;
     const struct msg_model *m;
     const struct msg_envelope *env;
     struct rules_scan *scan;
     struct buf subject;       /* the subject in text_norm() form */
     int have_subject;
     int fault;                /* errno of a transient failure, 0 when none */
+    void *md;                 /* pcre2_match_data_8 *, created on first use */
 };
 
 struct rule_cond;
@@ -99,6 +101,7 @@ struct ruleset {
     size_t cap;
     size_t nactions;          /* sum over all rules */
     int explain;              /* rules_set_explain(): fill res->evidence */
+    void *re_mctx;            /* pcre2_match_context_8 *: the match limits */
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "rules/rules_int.h"
+#include "rules/rules_cond_int.h"
 
 struct rules_name {
     char *name;
@@ -65,6 +65,7 @@ void rules_free(struct ruleset *rs)
     for (size_t i = 0; i < rs->n; i++)
         rule_clear(&rs->rules[i]);
     free(rs->rules);
+    rules_re_context_free(rs->re_mctx);
     free(rs);
 }
 
@@ -590,6 +591,11 @@ struct ruleset *rules_load(const char *path, struct diag *d)
         ld_file(&ld, path);
     ld_check_duplicates(&ld);
     if (ld.bad) {
+        rules_free(ld.rs);
+        return NULL;
+    }
+    if ((ld.rs->re_mctx = rules_re_context()) == NULL) {
+        diag_add(d, path, 0, 0, "out of memory");
         rules_free(ld.rs);
         return NULL;
     }

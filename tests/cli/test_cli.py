@@ -173,7 +173,7 @@ class CliTest(unittest.TestCase):
         self.write("rules.d/20-bad.yaml", "rules:\n  - name: x\n    if: {nope: 1}\n    then: {}\n")
         code, out, err = run("check", "-c", self.config)
         self.assertEqual(code, 1)
-        self.assertIn("20-bad.yaml:3:10: unknown condition 'nope' (allowed: subject_contains, recipient_scope)",
+        self.assertIn("20-bad.yaml:3:10: unknown condition 'nope' (allowed: subject_contains, recipient_scope, ",
                       err)
         draft = self.write("draft.yaml", DRAFT)
         code, out, err = run("check", "-c", self.config, draft)

@@ -339,7 +339,10 @@ static const struct err_case err_cases[] = {
       { "@/cfg.yaml:3:8: rules: cannot access '@/nope.d': No such file or directory" } },
     { "organization:\n  domains: [example.com]\nrules: bad-rules.yaml\n",
       { "@/bad-rules.yaml:3:10: unknown condition 'subject' (allowed: subject_contains, "
-        "recipient_scope)" } },
+        "recipient_scope, sender_is, sender_domain_is, sender_matches, sender_scope, "
+        "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
+        "attachment_name_matches, attachment_extension_is, attachment_type_is, "
+        "attachment_size_over, size_over)" } },
     /* several errors in one run */
     { "milter:\n"
       "  sockt: \"unix:/x\"\n"
@@ -366,7 +369,10 @@ static const struct err_case err_cases[] = {
         "@/cfg.yaml:12:1: unknown key 'extra' (allowed: milter, organization, rules, spool, "
         "limits, apply_to, policy, loop)",
         "@/bad-rules.yaml:3:10: unknown condition 'subject' (allowed: subject_contains, "
-        "recipient_scope)" } },
+        "recipient_scope, sender_is, sender_domain_is, sender_matches, sender_scope, "
+        "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
+        "attachment_name_matches, attachment_extension_is, attachment_type_is, "
+        "attachment_size_over, size_over)" } },
 };
 
 /* test_errors - every error case gives exactly its diagnostics */

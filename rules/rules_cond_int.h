@@ -1,0 +1,98 @@
+/*
+ * rules_cond_int - helpers shared by the condition modules (rules_cond.c,
+ * rules_cond_env.c, rules_cond_hdr.c) and the functions of their table
+ * entries.  Not for other modules.
+ *
+ * rules_match.c holds the helpers: lists of strings (a scalar or a list,
+ * each item checked), compiled PCRE2 pattern sets (UTF mode, JIT, one
+ * compile at load; matched with the ruleset's match context, which caps
+ * the work per match, and the evaluation's match data), sizes ("10MB"),
+ * and the excerpt writer of the explain functions.
+ */
+#ifndef MAILSEAL_RULES_RULES_COND_INT_H
+#define MAILSEAL_RULES_RULES_COND_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/rules_int.h"
+
+#define RULES_PATTERN_MAX 1024          /* bytes of a pattern as written */
+#define RULES_MATCH_LIMIT 1000000u      /* PCRE2 match limit per match */
+#define RULES_DEPTH_LIMIT 10000u        /* PCRE2 depth (backtracking memory) limit */
+
+/* A list of strings as written (owned). */
+struct str_list {
+    char **s;
+    size_t n;
+};
+
+/* Compiled patterns (owned). */
+struct re_set {
+    void **re;                /* pcre2_code_8 * */
+    size_t n;
+};
+
+/* str_list_parse - a scalar or a non-empty list of scalars; each item is
+ * checked by check (may be NULL: any string without control characters,
+ * at most max bytes), which reports at the item and returns -1.  0, or -1
+ * after reporting (*out is then NULL). */
+int str_list_parse(const char *what, const struct ynode *arg, size_t max,
+                   int (*check)(const char *what, const struct ynode *item, struct diag *d),
+                   struct str_list **out, struct diag *d);
+void str_list_free(struct str_list *l);
+
+/* re_set_parse - a pattern or a list of patterns, each compiled once (bad
+ * ones reported as "WHAT: bad pattern at offset N: MESSAGE" at the
+ * scalar); 0, or -1 after reporting. */
+int re_set_parse(const char *what, const struct ynode *arg, struct re_set **out,
+                 struct diag *d);
+void re_set_free(struct re_set *rs);
+/* re_set_match - 1 when a pattern matches s[0..len) (the first match at
+ * s[*at .. *at + *mlen) when at is not NULL), 0 when none does, 2 when a
+ * pattern hit the match limit (undecided), -1 with ctx->fault on a fault. */
+int re_set_match(const struct re_set *set, struct rules_ctx *ctx, const char *s,
+                 size_t len, size_t *at, size_t *mlen);
+
+/* The ruleset's match context (NULL: ENOMEM) and its release; the
+ * release of an evaluation's match data (ctx->md). */
+void *rules_re_context(void);
+void rules_re_context_free(void *mc);
+void rules_re_match_data_free(void *md);
+
+/* rules_size_parse - "512", "64K", "10MB", "1GiB" (1K = 1024); 0 or -1 */
+int rules_size_parse(const char *s, uint64_t *out);
+
+/* rules_excerpt - s[at .. at+mlen) between >> and << with at most
+ * RULES_EXCERPT_CONTEXT characters of context either side, "..." where
+ * cut, the match itself cut to half of RULES_EXCERPT_MAX; 0 or -1. */
+int rules_excerpt(struct buf *out, const char *s, size_t len, size_t at, size_t mlen);
+
+/* rules_ctx_unknown - TRI_UNKNOWN with the bits of bits that are set in
+ * the model's incomplete, else TRI_FALSE */
+enum rules_tri rules_ctx_unknown(struct rules_ctx *ctx, unsigned bits, unsigned *inc);
+
+#define RULES_COND_DECL(p) \
+    int p##_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d); \
+    enum rules_tri p##_eval(const struct rule_cond *c, struct rules_ctx *ctx, unsigned *inc); \
+    int p##_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+
+/* rules_cond_env.c */
+RULES_COND_DECL(cond_sender_is);
+RULES_COND_DECL(cond_sender_domain);
+RULES_COND_DECL(cond_sender_matches);
+RULES_COND_DECL(cond_sender_scope);
+RULES_COND_DECL(cond_rcpt_is);
+RULES_COND_DECL(cond_rcpt_domain);
+RULES_COND_DECL(cond_rcpt_matches);
+RULES_COND_DECL(cond_has_att);
+RULES_COND_DECL(cond_att_name);
+RULES_COND_DECL(cond_att_ext);
+RULES_COND_DECL(cond_att_type);
+RULES_COND_DECL(cond_att_size);
+RULES_COND_DECL(cond_size);
+void cond_free_list(struct rule_cond *c);
+void cond_free_re(struct rule_cond *c);
+void cond_free_data(struct rule_cond *c);
+
+#endif
