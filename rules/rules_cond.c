@@ -14,7 +14,8 @@
  *   recipient_scope: internal | external | [internal, external]
  *       some recipient is internal (external); never unknown
  *
- * The envelope, attachment and size conditions are in rules_cond_env.c.
+ * The envelope, attachment and size conditions are in rules_cond_env.c,
+ * the header conditions in rules_cond_hdr.c.
  *
  * The explain functions (rules_set_explain()) describe a TRUE condition in
  * a short excerpt: never a whole header, at most RULES_EXCERPT_CONTEXT
@@ -250,6 +251,9 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     COND("attachment_type_is", cond_att_type, cond_free_list),
     COND("attachment_size_over", cond_att_size, cond_free_data),
     COND("size_over", cond_size, cond_free_data),
+    COND("header_contains", cond_hdr_contains, cond_hdr_free),
+    COND("header_matches", cond_hdr_matches, cond_hdr_free),
+    COND("subject_matches", cond_subj_matches, cond_free_re),
 #undef COND
 };
 const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

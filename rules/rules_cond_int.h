@@ -91,6 +91,11 @@ RULES_COND_DECL(cond_att_ext);
 RULES_COND_DECL(cond_att_type);
 RULES_COND_DECL(cond_att_size);
 RULES_COND_DECL(cond_size);
+/* rules_cond_hdr.c */
+RULES_COND_DECL(cond_hdr_contains);
+RULES_COND_DECL(cond_hdr_matches);
+RULES_COND_DECL(cond_subj_matches);
+void cond_hdr_free(struct rule_cond *c);
 void cond_free_list(struct rule_cond *c);
 void cond_free_re(struct rule_cond *c);
 void cond_free_data(struct rule_cond *c);

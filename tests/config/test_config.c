@@ -342,7 +342,8 @@ static const struct err_case err_cases[] = {
         "recipient_scope, sender_is, sender_domain_is, sender_matches, sender_scope, "
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
-        "attachment_size_over, size_over)" } },
+        "attachment_size_over, size_over, "
+        "header_contains, header_matches, subject_matches)" } },
     /* several errors in one run */
     { "milter:\n"
       "  sockt: \"unix:/x\"\n"
@@ -372,7 +373,8 @@ static const struct err_case err_cases[] = {
         "recipient_scope, sender_is, sender_domain_is, sender_matches, sender_scope, "
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
-        "attachment_size_over, size_over)" } },
+        "attachment_size_over, size_over, "
+        "header_contains, header_matches, subject_matches)" } },
 };
 
 /* test_errors - every error case gives exactly its diagnostics */

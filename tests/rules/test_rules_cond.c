@@ -76,7 +76,7 @@ static void one_rule(char *out, size_t len, const char *cond)
 
 struct err_case {
     const char *cond;         /* inside if: {...}, at line 3 column 10 */
-    const char *want;         /* the one message, after "FILE:" */
+    const char *want;         /* the message, after "FILE:" */
 };
 
 static const struct err_case err_cases[] = {
@@ -110,12 +110,27 @@ static const struct err_case err_cases[] = {
       "3:32: attachment_size_over: invalid size '10XB' (expected a number of bytes with an "
       "optional unit: KB, MB, GB)" },
     { "size_over: [1MB]", "3:21: size_over: expected a size, not a list" },
+    { "header_contains: X-Class", "3:27: header_contains: expected {name: HEADER, words: [...]}, not a string" },
+    { "header_contains: {name: X-Class}", "3:27: header_contains: missing 'words'" },
+    { "header_contains: {words: [a]}", "3:27: header_contains: missing 'name'" },
+    { "header_contains: {name: \"X Class\", words: a}",
+      "3:34: header_contains: invalid header name 'X Class' (printable ASCII without ':', at most 76 characters)" },
+    { "header_contains: {name: X-Class, words: [\"\\u200b\"]}",
+      "3:51: header_contains: phrase '\xe2\x80\x8b' has no visible characters" },
+    { "header_contains: {name: X-Class, words: []}", "3:50: header_contains: expected at least one phrase" },
+    { "header_matches: {name: [X], patterns: a}", "3:33: header_matches: name: expected a header name, not a list" },
+    { "header_matches: {name: X-A, patterns: \"(?<n\"}",
+      "3:48: header_matches: bad pattern at offset 4: syntax error in subpattern name (missing terminator?)" },
+    { "subject_matches: \"a{2,1}\"",
+      "3:27: subject_matches: bad pattern at offset 5: numbers out of order in {} quantifier" },
+    { "subject_matches: {a: b}", "3:27: subject_matches: expected a pattern or a list of patterns, not a mapping" },
     { "sender_iss: a@b.c", "3:10: unknown condition 'sender_iss' (did you mean 'sender_is'?)" },
     { "attachment_size: 1MB",
       "3:10: unknown condition 'attachment_size' (allowed: subject_contains, recipient_scope, "
       "sender_is, sender_domain_is, sender_matches, sender_scope, recipient_is, "
       "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
-      "attachment_extension_is, attachment_type_is, attachment_size_over, size_over)" },
+      "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
+        "header_contains, header_matches, subject_matches)" },
 };
 
 /* test_errors - every invalid argument gives exactly its message */
@@ -139,10 +154,36 @@ static void test_errors(void **state)
     }
 }
 
+/* test_errors_several - a misspelt key of a header condition gives the
+ * typo and the missing key, in that order */
+static void test_errors_several(void **state)
+{
+    char yaml[1024], path[512], want[2][1024];
+    struct diag d;
+
+    (void)state;
+    one_rule(yaml, sizeof(yaml), "header_contains: {name: X-Class, word: [a]}");
+    assert_null(try_load(yaml, &d, path, sizeof(path)));
+    snprintf(want[0], sizeof(want[0]), "%s:3:43: unknown key 'word' in header_contains "
+             "(did you mean 'words'?)", path);
+    snprintf(want[1], sizeof(want[1]), "%s:3:27: header_contains: missing 'words'", path);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.items[0], want[0]);
+    assert_string_equal(d.items[1], want[1]);
+    diag_free(&d);
+}
+
 /* The fixture message: multipart/mixed with a text part, two attachments
  * and a forwarded message holding a third. */
 static struct msg_part parts[6];
 static struct msg_model model;
+static struct msg_header headers[] = {
+    { (char *)"Subject", NULL, (char *)"Quarterly numbers" },
+    { (char *)"X-Class", NULL, (char *)"Draft, TOP  SECRET for the board" },
+    { (char *)"x-class", NULL, (char *)"internal" },
+    { (char *)"Keywords", NULL, (char *)"\xc3\x84rger, budget" },
+    { (char *)"Received", NULL, (char *)"from mx.example.com by gw" },
+};
 
 /* part_set - fill one part */
 static void part_set(struct msg_part *p, unsigned id, struct msg_part *parent,
@@ -178,6 +219,8 @@ static void build_model(int with_att, unsigned incomplete)
         parts[4].children = &parts[5];
     }
     model.root = &parts[0];
+    parts[0].headers = headers;
+    parts[0].nheaders = sizeof(headers) / sizeof(headers[0]);
     model.nparts = with_att ? 6 : 2;
     model.subject = "Quarterly numbers";
     model.size = 3u << 20;
@@ -249,6 +292,26 @@ static const struct eval_case eval_cases[] = {
     { "size_over: 3MB", 1, 0, "F", NULL },
     { "size_over: 3145727", 1, 0, "T", "message size 3145728 bytes" },
     { "size_over: 1 kb", 1, MSG_INC_SIZE, "T", "message size 3145728 bytes" },
+    /* headers: every top-level field of that name, decoded */
+    { "header_contains: {name: x-class, words: \"top secret\"}", 1, 0, "T",
+      "X-Class: draft, >>top secret<< for the board" },
+    { "header_contains: {name: X-CLASS, words: [internal]}", 1, 0, "T", "x-class: >>internal<<" },
+    { "header_contains: {name: X-Class, words: [secre, boardroom]}", 1, 0, "F", NULL },
+    { "header_contains: {name: X-Class, words: [secre]}", 1, MSG_INC_HEADERS, "U:2", NULL },
+    { "header_contains: {name: X-Class, words: [secret]}", 1, MSG_INC_HEADERS, "T",
+      "X-Class: draft, top >>secret<< for the board" },
+    { "header_contains: {name: Keywords, words: \"\u00e4RGER\"}", 1, 0, "T",
+      "Keywords: >>\xc3\xa4rger<<, budget" },
+    { "header_contains: {name: X-Missing, words: a}", 1, 0, "F", NULL },
+    { "header_contains: {name: X-Class, words: internal}", 1, MSG_INC_PARTS, "T", "x-class: >>internal<<" },
+    { "header_matches: {name: received, patterns: \"by gw$\"}", 1, 0, "T",
+      "Received: from mx.example.com >>by gw<<" },
+    { "header_matches: {name: X-Class, patterns: [\"^int\", \"x\"]}", 1, 0, "T", "x-class: >>int<<ernal" },
+    { "header_matches: {name: X-Class, patterns: \"^TOP\"}", 1, 0, "F", NULL },
+    { "header_matches: {name: X-Class, patterns: \"^TOP\"}", 1, MSG_INC_HEADERS, "U:2", NULL },
+    { "subject_matches: \"(?i)^quarterly\\\\b\"", 1, 0, "T", ">>Quarterly<< numbers" },
+    { "subject_matches: [\"^Re:\", \"\\\\d+\"]", 1, 0, "F", NULL },
+    { "subject_matches: \"^Re:\"", 1, MSG_INC_HEADERS | MSG_INC_SCAN, "U:2", NULL },
 };
 
 /* eval_one - the outcome of rules rs on the fixture (and the excerpt) */
@@ -378,6 +441,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_several, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_match_limit, setup, teardown),
     };
