@@ -3,8 +3,10 @@
  * model against them.
  *
  * A rules file is YAML: "rules:" holds an ordered list of rules, each with
- * name, if (conditions that must all hold) and then (actions); see the
- * README's rule language reference.  rules_load() takes a file or a
+ * name, if (conditions that must all hold) and/or if_any (groups of them,
+ * one of which must hold), optional unless (conditions any of which skips
+ * the rule) and active (a period), and then (actions); see the README's
+ * rule language reference.  rules_load() takes a file or a
  * directory of *.yaml files (loaded in name order) and returns a compiled
  * ruleset, or NULL after adding every error to d as FILE:LINE:COLUMN.
  *
@@ -35,6 +37,7 @@
 #define MAILSEAL_RULES_RULES_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "message/model.h"
 #include "util/diag.h"
@@ -94,6 +97,10 @@ void rules_free(struct ruleset *rs);
 size_t rules_count(const struct ruleset *rs);
 /* Ask rules_eval() on rs to fill res->evidence (on != 0) or not (default). */
 void rules_set_explain(struct ruleset *rs, int on);
+/* Evaluate rules' active: periods against now() instead of time(NULL)
+ * (tests, and tools that replay a message at another date); NULL restores
+ * time().  Like rules_set_explain(), only before the ruleset is shared. */
+void rules_set_clock(struct ruleset *rs, time_t (*now)(void));
 /* Name of the i-th rule (priority order) and the position of that name,
  * for tools that check several rule sources; -1 when i is out of range. */
 int rules_rule_at(const struct ruleset *rs, size_t i, const char **name,

@@ -63,6 +63,10 @@ void rules_re_match_data_free(void *md);
 /* rules_size_parse - "512", "64K", "10MB", "1GiB" (1K = 1024); 0 or -1 */
 int rules_size_parse(const char *s, uint64_t *out);
 
+/* rules_date_parse - "YYYY-MM-DD" (midnight UTC; with end_of_day the
+ * midnight after) or ISO 8601 with time and zone; 0, or -1 (rules_date.c) */
+int rules_date_parse(const char *s, int end_of_day, time_t *out);
+
 /* rules_excerpt - s[at .. at+mlen) between >> and << with at most
  * RULES_EXCERPT_CONTEXT characters of context either side, "..." where
  * cut, the match itself cut to half of RULES_EXCERPT_MAX; 0 or -1. */

@@ -4,8 +4,12 @@
  * result (see rules.h).
  *
  * Rules are visited in priority order (the ruleset is sorted at load).  A
- * rule is TRUE when all its conditions are, FALSE when one is, UNKNOWN
- * otherwise.  TRUE enforce rules add their actions (in action table
+ * rule is FALSE outside its active: period (against the ruleset's clock,
+ * read once per evaluation); otherwise it is the three-valued
+ *     if: AND (OR of the if_any: groups, each an AND) AND NOT (OR of unless:)
+ * (Kleene logic: FALSE AND x is FALSE, TRUE OR x is TRUE, NOT UNKNOWN is
+ * UNKNOWN, so an undecided exception leaves an otherwise TRUE rule
+ * UNKNOWN).  TRUE enforce rules add their actions (in action table
  * order) and name; with stop they end the evaluation.  TRUE audit rules
  * only add their name to audited.  An UNKNOWN enforce rule with actions is
  * resolved by the on_incomplete policy: encrypt applies its protective
@@ -29,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rules/rules_cond_int.h"
 #include "rules/text_norm.h"
@@ -104,14 +109,15 @@ const struct buf *rules_ctx_subject(struct rules_ctx *ctx)
     return &ctx->subject;
 }
 
-/* rule_eval - three-valued AND of a rule's conditions */
-static enum rules_tri rule_eval(const struct rule *r, struct rules_ctx *ctx,
-                                unsigned *inc)
+/* conds_and - three-valued AND of conditions (TRUE for none); the bits of
+ * UNKNOWN ones go to *inc */
+static enum rules_tri conds_and(const struct rule_cond *conds, size_t n,
+                                struct rules_ctx *ctx, unsigned *inc)
 {
     enum rules_tri res = TRI_TRUE;
 
-    for (size_t i = 0; i < r->nconds; i++) {
-        const struct rule_cond *c = &r->conds[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct rule_cond *c = &conds[i];
         unsigned ci = 0;
         enum rules_tri t = c->kind->eval(c, ctx, &ci);
 
@@ -124,6 +130,82 @@ static enum rules_tri rule_eval(const struct rule *r, struct rules_ctx *ctx,
             *inc |= ci;
         }
     }
+    return res;
+}
+
+/* conds_or - three-valued OR of conditions (FALSE for none) */
+static enum rules_tri conds_or(const struct rule_cond *conds, size_t n,
+                               struct rules_ctx *ctx, unsigned *inc)
+{
+    enum rules_tri res = TRI_FALSE;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct rule_cond *c = &conds[i];
+        unsigned ci = 0;
+        enum rules_tri t = c->kind->eval(c, ctx, &ci);
+
+        if (ctx->fault)
+            return TRI_FALSE;
+        if (t == TRI_TRUE)
+            return TRI_TRUE;
+        if (t == TRI_UNKNOWN) {
+            res = TRI_UNKNOWN;
+            *inc |= ci;
+        }
+    }
+    return res;
+}
+
+/* tri_and - three-valued AND of two values */
+static enum rules_tri tri_and(enum rules_tri a, enum rules_tri b)
+{
+    if (a == TRI_FALSE || b == TRI_FALSE)
+        return TRI_FALSE;
+    return a == TRI_UNKNOWN || b == TRI_UNKNOWN ? TRI_UNKNOWN : TRI_TRUE;
+}
+
+/* rule_active - is now inside the rule's active: period? */
+static int rule_active(const struct rule *r, time_t now)
+{
+    return (!r->has_from || now >= r->from) && (!r->has_until || now < r->until);
+}
+
+/* rule_eval - a rule's truth: if: AND (some if_any: group) AND NOT (some
+ * unless: condition), FALSE outside its active: period */
+static enum rules_tri rule_eval(const struct rule *r, struct rules_ctx *ctx,
+                                unsigned *inc)
+{
+    enum rules_tri res;
+    unsigned ri = 0;
+
+    if (!rule_active(r, ctx->now))
+        return TRI_FALSE;
+    res = conds_and(r->conds, r->nconds, ctx, &ri);
+    if (res != TRI_FALSE && r->nany > 0) {
+        enum rules_tri any = TRI_FALSE;
+
+        for (size_t g = 0; g < r->nany && any != TRI_TRUE && !ctx->fault; g++) {
+            unsigned gi = 0;
+            enum rules_tri t = conds_and(r->any[g].conds, r->any[g].nconds, ctx, &gi);
+
+            if (t == TRI_TRUE)
+                any = TRI_TRUE;
+            else if (t == TRI_UNKNOWN) {
+                any = TRI_UNKNOWN;
+                ri |= gi;
+            }
+        }
+        res = tri_and(res, any);
+    }
+    if (res != TRI_FALSE && r->nunless > 0 && !ctx->fault) {
+        enum rules_tri u = conds_or(r->unless, r->nunless, ctx, &ri);
+
+        res = tri_and(res, u == TRI_TRUE ? TRI_FALSE : u == TRI_FALSE ? TRI_TRUE : TRI_UNKNOWN);
+    }
+    if (ctx->fault)
+        return TRI_FALSE;
+    if (res == TRI_UNKNOWN)
+        *inc |= ri;
     return res;
 }
 
@@ -170,13 +252,14 @@ static int inc_names(struct buf *b, unsigned inc)
     return 0;
 }
 
-/* res_explain - record the evidence of rule r: its TRUE conditions, or
- * (unknown) its UNKNOWN ones; 0, or -1 with ctx->fault set */
-static int res_explain(struct rules_result *res, const struct rule *r,
-                       struct rules_ctx *ctx, int unknown)
+/* res_explain_conds - record the evidence of conditions: the TRUE ones, or
+ * (unknown) the UNKNOWN ones; 0, or -1 with ctx->fault set */
+static int res_explain_conds(struct rules_result *res, const struct rule *r,
+                             const struct rule_cond *conds, size_t n,
+                             struct rules_ctx *ctx, int unknown)
 {
-    for (size_t i = 0; i < r->nconds; i++) {
-        const struct rule_cond *c = &r->conds[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct rule_cond *c = &conds[i];
         struct buf ex = BUF_INIT(RULES_EXCERPT_MAX);
         struct rules_evidence *p;
         unsigned ci = 0;
@@ -214,6 +297,39 @@ static int res_explain(struct rules_result *res, const struct rule *r,
         res->nevidence++;
     }
     return 0;
+}
+
+/* res_explain - record the evidence of rule r: the conditions of if: and
+ * of the first if_any: group that hold, or (unknown) every undecided
+ * condition of if:, if_any: and unless:; 0, or -1 with ctx->fault set */
+static int res_explain(struct rules_result *res, const struct rule *r,
+                       struct rules_ctx *ctx, int unknown)
+{
+    if (res_explain_conds(res, r, r->conds, r->nconds, ctx, unknown) < 0)
+        return -1;
+    for (size_t g = 0; g < r->nany; g++) {
+        unsigned gi = 0;
+
+        if (!unknown && conds_and(r->any[g].conds, r->any[g].nconds, ctx, &gi) != TRI_TRUE) {
+            if (ctx->fault)
+                return -1;
+            continue;
+        }
+        if (res_explain_conds(res, r, r->any[g].conds, r->any[g].nconds, ctx, unknown) < 0)
+            return -1;
+        if (!unknown)
+            break;
+    }
+    if (unknown && res_explain_conds(res, r, r->unless, r->nunless, ctx, 1) < 0)
+        return -1;
+    return 0;
+}
+
+/* rules_set_clock - evaluate active: periods against now() */
+void rules_set_clock(struct ruleset *rs, time_t (*now)(void))
+{
+    if (rs != NULL)
+        rs->clock = now;
 }
 
 /* rules_set_explain - switch evidence recording on or off for rs */
@@ -259,6 +375,7 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.rs = rs;
+    ctx.now = rs->clock ? rs->clock() : time(NULL);
     ctx.m = m;
     ctx.env = env;
     ctx.scan = scan;

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rules/rules.h"
 #include "util/buf.h"
@@ -44,6 +45,7 @@ struct rules_ctx {
     struct buf subject;       /* the subject in text_norm() form */
     int have_subject;
     int fault;                /* errno of a transient failure, 0 when none */
+    time_t now;               /* the time rules are evaluated at (active:) */
     void *md;                 /* pcre2_match_data_8 *, created on first use */
 };
 
@@ -70,6 +72,12 @@ struct rule_cond {
     unsigned arg;             /* small arguments (flags) */
 };
 
+/* One group of if_any: all its conditions must hold. */
+struct rule_group {
+    struct rule_cond *conds;
+    size_t nconds;
+};
+
 struct rules_action_kind {
     const char *name;
     enum rule_action_kind kind;
@@ -89,8 +97,15 @@ struct rule {
     int enabled;
     int audit;                /* mode: audit */
     int stop;
-    struct rule_cond *conds;
+    struct rule_cond *conds;  /* if: all must hold */
     size_t nconds;
+    struct rule_group *any;   /* if_any: one group must hold (none: no constraint) */
+    size_t nany;
+    struct rule_cond *unless; /* unless: any holding skips the rule */
+    size_t nunless;
+    int has_from, has_until;  /* active: */
+    time_t from;              /* active from this time on */
+    time_t until;             /* active before this time (exclusive) */
     struct rule_action *actions;  /* in the order of rules_action_kinds[] */
     size_t nactions;
 };
@@ -102,6 +117,7 @@ struct ruleset {
     size_t nactions;          /* sum over all rules */
     int explain;              /* rules_set_explain(): fill res->evidence */
     void *re_mctx;            /* pcre2_match_context_8 *: the match limits */
+    time_t (*clock)(void);    /* rules_set_clock(); NULL: time() */
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

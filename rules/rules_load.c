@@ -9,6 +9,8 @@
  * shows all of them.  Rule names must be unique across all files, checked
  * once at the end by sorting (n log n).  The ruleset is returned only when
  * nothing was wrong; it owns every string, and rules_free() releases it.
+ * A rule needs if: or if_any: (or both); unless: and active: are optional
+ * (dates: rules_date.c).
  * Defaults: enabled true, priority 100 (RULES_DEFAULT_PRIORITY; range
  * 0..1000000, lower first, ties in load order), mode enforce, stop false.
  */
@@ -37,7 +39,8 @@ struct rules_loader {
 };
 
 static const char *const rule_keys[] = {
-    "name", "description", "enabled", "priority", "mode", "stop", "if", "then",
+    "name", "description", "enabled", "priority", "mode", "stop", "if", "if_any", "unless",
+    "active", "then",
 };
 #define NRULE_KEYS (sizeof(rule_keys) / sizeof(rule_keys[0]))
 
@@ -48,6 +51,17 @@ static void rule_clear(struct rule *r)
         if (r->conds[i].kind && r->conds[i].kind->free)
             r->conds[i].kind->free(&r->conds[i]);
     free(r->conds);
+    for (size_t g = 0; g < r->nany; g++) {
+        for (size_t i = 0; i < r->any[g].nconds; i++)
+            if (r->any[g].conds[i].kind && r->any[g].conds[i].kind->free)
+                r->any[g].conds[i].kind->free(&r->any[g].conds[i]);
+        free(r->any[g].conds);
+    }
+    free(r->any);
+    for (size_t i = 0; i < r->nunless; i++)
+        if (r->unless[i].kind && r->unless[i].kind->free)
+            r->unless[i].kind->free(&r->unless[i]);
+    free(r->unless);
     for (size_t i = 0; i < r->nactions; i++)
         rules_action_clear(&r->actions[i]);
     free(r->actions);
@@ -209,9 +223,10 @@ static void ld_bool(struct rules_loader *ld, const struct ynode *rn,
     }
 }
 
-/* ld_conditions - compile the if: mapping */
-static void ld_conditions(struct rules_loader *ld, struct rule *r,
-                          const struct ynode *cn)
+/* ld_cond_map - compile a mapping of conditions (if:, unless:, a group of
+ * if_any:) into *conds / *n */
+static void ld_cond_map(struct rules_loader *ld, const struct ynode *cn, const char *what,
+                        struct rule_cond **conds, size_t *n)
 {
     const char *names[sizeof(void *) * 8];
     size_t nnames = rules_ncond_kinds < sizeof(names) / sizeof(names[0])
@@ -220,23 +235,27 @@ static void ld_conditions(struct rules_loader *ld, struct rule *r,
     for (size_t i = 0; i < nnames; i++)
         names[i] = rules_cond_kinds[i].name;
     if (cn->type != YNODE_MAP && !ynode_is_null(cn)) {
-        ynode_error(ld->d, cn, "if: expected a mapping of conditions, not %s",
+        ynode_error(ld->d, cn, "%s: expected a mapping of conditions, not %s", what,
                     ynode_kind(cn));
         ld->bad = 1;
         return;
     }
     if (cn->type != YNODE_MAP || cn->n == 0) {
-        ynode_error(ld->d, cn, "if: a rule needs at least one condition");
+        if (strcmp(what, "if") == 0)
+            ynode_error(ld->d, cn, "if: a rule needs at least one condition");
+        else
+            ynode_error(ld->d, cn, "%s: expected at least one condition", what);
         ld->bad = 1;
         return;
     }
-    if ((r->conds = calloc(cn->n, sizeof(*r->conds))) == NULL) {
+    if ((*conds = calloc(cn->n, sizeof(**conds))) == NULL) {
         ld_oom(ld, cn);
         return;
     }
     for (size_t i = 0; i < cn->n; i++) {
         const struct ynode *k = cn->keys[i];
         const struct rules_cond_kind *kind = NULL;
+        struct rule_cond *c = &(*conds)[*n];
 
         for (size_t j = 0; j < rules_ncond_kinds; j++)
             if (k->type == YNODE_SCALAR && strcmp(k->value, rules_cond_kinds[j].name) == 0)
@@ -246,15 +265,81 @@ static void ld_conditions(struct rules_loader *ld, struct rule *r,
             ld->bad = 1;
             continue;
         }
-        r->conds[r->nconds].kind = kind;
-        if (kind->parse(&r->conds[r->nconds], cn->items[i], ld->d) < 0) {
+        c->kind = kind;
+        if (kind->parse(c, cn->items[i], ld->d) < 0) {
             if (kind->free)
-                kind->free(&r->conds[r->nconds]);
-            r->conds[r->nconds].kind = NULL;
+                kind->free(c);
+            memset(c, 0, sizeof(*c));
             ld->bad = 1;
             continue;
         }
-        r->nconds++;
+        (*n)++;
+    }
+}
+
+/* ld_any - compile if_any: a list of condition groups */
+static void ld_any(struct rules_loader *ld, struct rule *r, const struct ynode *an)
+{
+    if (an->type != YNODE_SEQ) {
+        ynode_error(ld->d, an, "if_any: expected a list of condition groups, not %s",
+                    ynode_kind(an));
+        ld->bad = 1;
+        return;
+    }
+    if (an->n == 0) {
+        ynode_error(ld->d, an, "if_any: expected at least one condition group");
+        ld->bad = 1;
+        return;
+    }
+    if ((r->any = calloc(an->n, sizeof(*r->any))) == NULL) {
+        ld_oom(ld, an);
+        return;
+    }
+    for (size_t i = 0; i < an->n; i++) {
+        ld_cond_map(ld, an->items[i], "if_any", &r->any[i].conds, &r->any[i].nconds);
+        r->nany++;
+    }
+}
+
+/* ld_date - one date of active: */
+static int ld_date(struct rules_loader *ld, const struct ynode *v, const char *key,
+                   int end_of_day, time_t *out)
+{
+    if (ynode_is_string(v) && rules_date_parse(v->value, end_of_day, out) == 0)
+        return 0;
+    if (v->type == YNODE_SCALAR)
+        ynode_error(ld->d, v, "active: %s: invalid date '%s' (expected YYYY-MM-DD, or "
+                    "YYYY-MM-DDTHH:MM:SS with a zone such as Z or +01:00)", key, v->value);
+    else
+        ynode_error(ld->d, v, "active: %s: expected a date, not %s", key, ynode_kind(v));
+    ld->bad = 1;
+    return -1;
+}
+
+/* ld_active - compile active: {from: DATE, until: DATE} */
+static void ld_active(struct rules_loader *ld, struct rule *r, const struct ynode *an)
+{
+    static const char *const keys[] = { "from", "until" };
+    const struct ynode *from, *until;
+
+    if (an->type != YNODE_MAP || an->n == 0) {
+        ynode_error(ld->d, an, "active: expected {from: DATE, until: DATE}, not %s",
+                    an->type == YNODE_MAP ? "an empty mapping" : ynode_kind(an));
+        ld->bad = 1;
+        return;
+    }
+    if (ymap_check_keys(an, "active", keys, 2, ld->d) > 0)
+        ld->bad = 1;
+    from = ymap_get(an, "from");
+    until = ymap_get(an, "until");
+    if (from != NULL && ld_date(ld, from, "from", 0, &r->from) == 0)
+        r->has_from = 1;
+    if (until != NULL && ld_date(ld, until, "until", 1, &r->until) == 0)
+        r->has_until = 1;
+    if (r->has_from && r->has_until && r->until <= r->from) {
+        ynode_error(ld->d, until, "active: until (%s) is not after from (%s)", until->value,
+                    from->value);
+        ld->bad = 1;
     }
 }
 
@@ -417,15 +502,21 @@ static void ld_rule(struct rules_loader *ld, const struct ynode *rn)
             ld->bad = 1;
         }
     }
-    if ((v = ymap_get(rn, "if")) == NULL) {
+    if ((v = ymap_get(rn, "if")) == NULL && ymap_get(rn, "if_any") == NULL) {
         if (r.name)
             ynode_error(ld->d, rn, "rule '%s' is missing 'if'", r.name);
         else
             ynode_error(ld->d, rn, "rule is missing 'if'");
         ld->bad = 1;
-    } else {
-        ld_conditions(ld, &r, v);
+    } else if (v != NULL) {
+        ld_cond_map(ld, v, "if", &r.conds, &r.nconds);
     }
+    if ((v = ymap_get(rn, "if_any")) != NULL)
+        ld_any(ld, &r, v);
+    if ((v = ymap_get(rn, "unless")) != NULL)
+        ld_cond_map(ld, v, "unless", &r.unless, &r.nunless);
+    if ((v = ymap_get(rn, "active")) != NULL)
+        ld_active(ld, &r, v);
     if ((v = ymap_get(rn, "then")) == NULL) {
         if (r.name)
             ynode_error(ld->d, rn, "rule '%s' is missing 'then'", r.name);

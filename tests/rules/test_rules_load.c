@@ -160,7 +160,7 @@ static const struct err_case err_cases[] = {
       { "@/r.yaml:3:5: unknown key 'priorty' in rule (did you mean 'priority'?)" } },
     { "rules:\n  - name: a\n    colour: red\n" OK_IF OK_THEN,
       { "@/r.yaml:3:5: unknown key 'colour' in rule (allowed: name, description, enabled, "
-        "priority, mode, stop, if, then)" } },
+        "priority, mode, stop, if, if_any, unless, active, then)" } },
     { "rules:\n  - name: a\n    if: {subjct_contains: x}\n" OK_THEN,
       { "@/r.yaml:3:10: unknown condition 'subjct_contains' (did you mean 'subject_contains'?)" } },
     { "rules:\n  - name: a\n    if:\n      body_matches: x\n      recipient_scope: internal\n" OK_THEN,
