@@ -15,7 +15,8 @@
  *       some recipient is internal (external); never unknown
  *
  * The envelope, attachment and size conditions are in rules_cond_env.c,
- * the header conditions in rules_cond_hdr.c.
+ * the header conditions in rules_cond_hdr.c, the body text conditions in
+ * rules_cond_body.c.
  *
  * The explain functions (rules_set_explain()) describe a TRUE condition in
  * a short excerpt: never a whole header, at most RULES_EXCERPT_CONTEXT
@@ -254,6 +255,9 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     COND("header_contains", cond_hdr_contains, cond_hdr_free),
     COND("header_matches", cond_hdr_matches, cond_hdr_free),
     COND("subject_matches", cond_subj_matches, cond_free_re),
+    COND("body_contains", cond_body, cond_body_free),
+    COND("subject_or_body_contains", cond_subj_body, cond_body_free),
+    COND("attachment_contains", cond_att_text, cond_body_free),
 #undef COND
 };
 const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

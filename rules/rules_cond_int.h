@@ -76,6 +76,22 @@ int rules_excerpt(struct buf *out, const char *s, size_t len, size_t at, size_t 
  * the model's incomplete, else TRI_FALSE */
 enum rules_tri rules_ctx_unknown(struct rules_ctx *ctx, unsigned bits, unsigned *inc);
 
+/* A body condition (rules_cond_body.c), matched while the model is built
+ * by the scan (rules_scan.c) in its slot. */
+enum body_target { BODY_TEXT, BODY_SUBJECT_OR_TEXT, BODY_ATTACHMENT };
+struct body_cond {
+    size_t slot;              /* index in ruleset->scan_conds */
+    enum body_target target;
+    struct kw_set *ks;
+};
+
+/* rules_scan_result - 1 when body condition slot matched (its excerpt, if
+ * the ruleset explains, in *excerpt), 0, or -1 with errno when scanning
+ * failed (rules_scan.c) */
+int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **excerpt);
+/* rules_cond_is_body - is c a body condition? */
+int rules_cond_is_body(const struct rule_cond *c);
+
 #define RULES_COND_DECL(p) \
     int p##_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d); \
     enum rules_tri p##_eval(const struct rule_cond *c, struct rules_ctx *ctx, unsigned *inc); \
@@ -100,6 +116,11 @@ RULES_COND_DECL(cond_hdr_contains);
 RULES_COND_DECL(cond_hdr_matches);
 RULES_COND_DECL(cond_subj_matches);
 void cond_hdr_free(struct rule_cond *c);
+/* rules_cond_body.c */
+RULES_COND_DECL(cond_body);
+RULES_COND_DECL(cond_subj_body);
+RULES_COND_DECL(cond_att_text);
+void cond_body_free(struct rule_cond *c);
 void cond_free_list(struct rule_cond *c);
 void cond_free_re(struct rule_cond *c);
 void cond_free_data(struct rule_cond *c);

@@ -1,6 +1,6 @@
 /*
- * rules_eval - deciding what to do with a message: the per-message scan
- * state, the evaluation of a ruleset against a model and envelope, and the
+ * rules_eval - deciding what to do with a message: the evaluation of a
+ * ruleset against a model, envelope and scan state (rules_scan.c), and the
  * result (see rules.h).
  *
  * Rules are visited in priority order (the ruleset is sorted at load).  A
@@ -40,12 +40,6 @@
 
 #define RULES_SUBJECT_NORM_MAX (64u * 1024 * 1024)
 
-struct rules_scan {
-    const struct ruleset *rs;
-    struct msg_text_sink sink;
-    uint64_t bytes;           /* text bytes seen (body conditions come later) */
-};
-
 static const struct rule_action rules_incomplete_reject = {
     .kind = ACT_REJECT,
     .rule = "policy.on_incomplete",
@@ -53,44 +47,6 @@ static const struct rule_action rules_incomplete_reject = {
     .status = "5.7.1",
     .text = "Message could not be fully checked by the mail encryption gateway",
 };
-
-/* scan_text - the sink's text callback: nothing to match yet, count */
-static int scan_text(void *arg, const struct msg_part *part, const char *utf8,
-                     size_t len)
-{
-    struct rules_scan *scan = arg;
-
-    (void)part;
-    (void)utf8;
-    scan->bytes += len;
-    return 0;
-}
-
-/* rules_scan_new - the per-message scan state for ruleset rs */
-struct rules_scan *rules_scan_new(const struct ruleset *rs)
-{
-    struct rules_scan *scan = calloc(1, sizeof(*scan));
-
-    if (scan == NULL)
-        return NULL;
-    scan->rs = rs;
-    scan->sink.text = scan_text;
-    scan->sink.part_end = NULL;
-    scan->sink.arg = scan;
-    return scan;
-}
-
-/* rules_scan_sink - the text sink to hand to msg_model_build() */
-const struct msg_text_sink *rules_scan_sink(struct rules_scan *scan)
-{
-    return scan ? &scan->sink : NULL;
-}
-
-/* rules_scan_free - release the scan state */
-void rules_scan_free(struct rules_scan *scan)
-{
-    free(scan);
-}
 
 /* rules_ctx_subject - the subject in normal form, computed once */
 const struct buf *rules_ctx_subject(struct rules_ctx *ctx)

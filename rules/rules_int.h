@@ -50,6 +50,7 @@ struct rules_ctx {
 };
 
 struct rule_cond;
+struct body_cond;
 
 struct rules_cond_kind {
     const char *name;
@@ -118,6 +119,8 @@ struct ruleset {
     int explain;              /* rules_set_explain(): fill res->evidence */
     void *re_mctx;            /* pcre2_match_context_8 *: the match limits */
     time_t (*clock)(void);    /* rules_set_clock(); NULL: time() */
+    const struct body_cond **scan_conds;  /* the body conditions, by slot */
+    size_t nscan;
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

@@ -80,6 +80,7 @@ void rules_free(struct ruleset *rs)
         rule_clear(&rs->rules[i]);
     free(rs->rules);
     rules_re_context_free(rs->re_mctx);
+    free(rs->scan_conds);
     free(rs);
 }
 
@@ -660,6 +661,50 @@ static int ld_prio_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* ld_slot_conds - give the body conditions of conds their scan slots
+ * (counting only, when rs->scan_conds is NULL) */
+static void ld_slot_conds(struct ruleset *rs, const struct rule_cond *conds, size_t n,
+                          size_t *count)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct body_cond *b;
+
+        if (!rules_cond_is_body(&conds[i]))
+            continue;
+        b = conds[i].data;
+        if (rs->scan_conds != NULL) {
+            b->slot = *count;
+            rs->scan_conds[*count] = b;
+        }
+        (*count)++;
+    }
+}
+
+/* ld_slots - number the body conditions of every rule; 0 or -1 (ENOMEM) */
+static int ld_slots(struct ruleset *rs)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < rs->n; i++) {
+            const struct rule *r = &rs->rules[i];
+
+            ld_slot_conds(rs, r->conds, r->nconds, &n);
+            for (size_t g = 0; g < r->nany; g++)
+                ld_slot_conds(rs, r->any[g].conds, r->any[g].nconds, &n);
+            ld_slot_conds(rs, r->unless, r->nunless, &n);
+        }
+        if (pass == 0) {
+            if (n == 0)
+                return 0;
+            if ((rs->scan_conds = calloc(n, sizeof(*rs->scan_conds))) == NULL)
+                return -1;
+        }
+        rs->nscan = n;
+    }
+    return 0;
+}
+
 /* rules_load - load a rules file or directory into a ruleset */
 struct ruleset *rules_load(const char *path, struct diag *d)
 {
@@ -685,7 +730,7 @@ struct ruleset *rules_load(const char *path, struct diag *d)
         rules_free(ld.rs);
         return NULL;
     }
-    if ((ld.rs->re_mctx = rules_re_context()) == NULL) {
+    if ((ld.rs->re_mctx = rules_re_context()) == NULL || ld_slots(ld.rs) < 0) {
         diag_add(d, path, 0, 0, "out of memory");
         rules_free(ld.rs);
         return NULL;

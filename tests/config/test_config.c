@@ -343,7 +343,8 @@ static const struct err_case err_cases[] = {
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
         "attachment_size_over, size_over, "
-        "header_contains, header_matches, subject_matches)" } },
+        "header_contains, header_matches, subject_matches, body_contains, "
+        "subject_or_body_contains, attachment_contains)" } },
     /* several errors in one run */
     { "milter:\n"
       "  sockt: \"unix:/x\"\n"
@@ -374,7 +375,8 @@ static const struct err_case err_cases[] = {
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
         "attachment_size_over, size_over, "
-        "header_contains, header_matches, subject_matches)" } },
+        "header_contains, header_matches, subject_matches, body_contains, "
+        "subject_or_body_contains, attachment_contains)" } },
 };
 
 /* test_errors - every error case gives exactly its diagnostics */

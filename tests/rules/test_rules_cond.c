@@ -130,7 +130,8 @@ static const struct err_case err_cases[] = {
       "sender_is, sender_domain_is, sender_matches, sender_scope, recipient_is, "
       "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
       "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
-        "header_contains, header_matches, subject_matches)" },
+        "header_contains, header_matches, subject_matches, body_contains, "
+        "subject_or_body_contains, attachment_contains)" },
 };
 
 /* test_errors - every invalid argument gives exactly its message */

@@ -168,7 +168,8 @@ static const struct err_case err_cases[] = {
         "sender_is, sender_domain_is, sender_matches, sender_scope, recipient_is, "
         "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
         "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
-        "header_contains, header_matches, subject_matches)" } },
+        "header_contains, header_matches, subject_matches, body_contains, "
+        "subject_or_body_contains, attachment_contains)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {quarantin: x}\n",
       { "@/r.yaml:4:12: unknown action 'quarantin' (did you mean 'quarantine'?)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {discard: true}\n",
@@ -490,7 +491,8 @@ static void test_directory_errors(void **state)
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
         "attachment_size_over, size_over, "
-        "header_contains, header_matches, subject_matches)",
+        "header_contains, header_matches, subject_matches, body_contains, "
+        "subject_or_body_contains, attachment_contains)",
         "@/rules.d/20-b.yaml:1:8: rules: expected a list of rules, not a string",
         "@/rules.d/30-c.yaml:2:11: duplicate rule name 'dup' (first defined at @/rules.d/10-a.yaml:2:11)",
         "@/rules.d/30-c.yaml:6:11: duplicate rule name 'ok' (first defined at @/rules.d/10-a.yaml:6:11)",

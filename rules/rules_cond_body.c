@@ -1,0 +1,201 @@
+/*
+ * rules_cond_body - the body text conditions (table entries in
+ * rules_cond.c; matched while the model is built by rules_scan.c).
+ *
+ *   body_contains: PHRASE | [PHRASE, ...]
+ *       a phrase occurs in the decoded text of a part that is not an
+ *       attachment (plain text, and HTML reduced to text)
+ *   subject_or_body_contains: PHRASE | [PHRASE, ...]
+ *       ... in the decoded subject or in that text
+ *   attachment_contains: PHRASE | [PHRASE, ...]
+ *       ... in the decoded text of an attachment (text types only)
+ *
+ * Phrases match as for subject_contains (keyword.h), on text in normal
+ * form, across the chunks the model delivers.  A condition that did not
+ * match is unknown when text was not delivered whole (MSG_INC_SCAN) or the
+ * MIME tree was cut (MSG_INC_DEPTH, _PARTS, _SIZE); subject_or_body also
+ * when header fields were cut (MSG_INC_HEADERS).  The evaluation needs the
+ * scan whose sink built the model; without one (NULL) no text was seen.
+ * Parsers report at the node and return -1; cond_body_free() releases.
+ * Excerpts: the matched phrase with at most RULES_EXCERPT_CONTEXT
+ * characters either side, as recorded during the scan.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/keyword.h"
+#include "rules/rules_cond_int.h"
+
+#define BODY_CUT (MSG_INC_SCAN | MSG_INC_DEPTH | MSG_INC_PARTS | MSG_INC_SIZE)
+
+/* cond_body_free - release a body condition */
+void cond_body_free(struct rule_cond *c)
+{
+    struct body_cond *b = c->data;
+
+    if (b != NULL) {
+        kw_set_free(b->ks);
+        free(b);
+    }
+    c->data = NULL;
+}
+
+/* rules_cond_is_body - is c a body condition? */
+int rules_cond_is_body(const struct rule_cond *c)
+{
+    return c->kind != NULL && c->kind->free == cond_body_free;
+}
+
+/* body_add - add one phrase node */
+static int body_add(const char *what, struct kw_set *ks, const struct ynode *item,
+                    struct diag *d)
+{
+    if (rules_text_ok(item, what, KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
+        return -1;
+    if (kw_add(ks, item->value, item->len) == 0)
+        return 0;
+    if (errno == EINVAL)
+        ynode_error(d, item, "%s: phrase '%s' has no visible characters", what, item->value);
+    else if (errno == EOVERFLOW || errno == E2BIG)
+        ynode_error(d, item, "%s: phrase too long", what);
+    else
+        ynode_error(d, item, "%s: out of memory", what);
+    return -1;
+}
+
+/* body_parse - a phrase or a list of phrases */
+static int body_parse(const char *what, enum body_target target, struct rule_cond *c,
+                      const struct ynode *arg, struct diag *d)
+{
+    struct body_cond *b = calloc(1, sizeof(*b));
+    int bad = 0;
+
+    if (b == NULL || (b->ks = kw_set_new()) == NULL) {
+        free(b);
+        ynode_error(d, arg, "%s: out of memory", what);
+        return -1;
+    }
+    b->target = target;
+    c->data = b;
+    if (arg->type == YNODE_SEQ) {
+        if (arg->n == 0) {
+            ynode_error(d, arg, "%s: expected at least one phrase", what);
+            bad = 1;
+        }
+        for (size_t i = 0; i < arg->n; i++)
+            if (body_add(what, b->ks, arg->items[i], d) < 0)
+                bad = 1;
+    } else if (arg->type == YNODE_SCALAR) {
+        bad = body_add(what, b->ks, arg, d) < 0;
+    } else {
+        ynode_error(d, arg, "%s: expected a phrase or a list of phrases, not %s", what,
+                    ynode_kind(arg));
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+/* body_eval - did the scan find a phrase? */
+static enum rules_tri body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                unsigned *inc)
+{
+    const struct body_cond *b = c->data;
+    unsigned bits = BODY_CUT;
+    int r;
+
+    if (b->target == BODY_SUBJECT_OR_TEXT) {
+        const struct buf *s = rules_ctx_subject(ctx);
+
+        if (s == NULL)
+            return TRI_FALSE;
+        if (kw_match(b->ks, buf_str(s), s->len) >= 0)
+            return TRI_TRUE;
+        bits |= MSG_INC_HEADERS;
+    }
+    r = rules_scan_result(ctx->scan, b->slot, NULL);
+    if (r < 0) {
+        ctx->fault = errno ? errno : ENOMEM;
+        return TRI_FALSE;
+    }
+    if (r == 1)
+        return TRI_TRUE;
+    return rules_ctx_unknown(ctx, bits, inc);
+}
+
+/* body_explain - the excerpt recorded during the scan (or the subject's) */
+static int body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    const struct body_cond *b = c->data;
+    const char *ex = NULL;
+
+    if (b->target == BODY_SUBJECT_OR_TEXT) {
+        const struct buf *s = rules_ctx_subject(ctx);
+        size_t at, mlen;
+
+        if (s == NULL)
+            return -1;
+        if (kw_find(b->ks, buf_str(s), s->len, &at, &mlen) >= 0)
+            return buf_adds(out, "subject: ") < 0 ? -1
+                : rules_excerpt(out, buf_str(s), s->len, at, mlen);
+    }
+    if (rules_scan_result(ctx->scan, b->slot, &ex) == 1 && ex != NULL)
+        return buf_adds(out, ex);
+    return 0;
+}
+
+/* cond_body_parse - body_contains */
+int cond_body_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_parse("body_contains", BODY_TEXT, c, arg, d);
+}
+
+/* cond_body_eval - body_contains */
+enum rules_tri cond_body_eval(const struct rule_cond *c, struct rules_ctx *ctx, unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_body_explain - body_contains */
+int cond_body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}
+
+/* cond_subj_body_parse - subject_or_body_contains */
+int cond_subj_body_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_parse("subject_or_body_contains", BODY_SUBJECT_OR_TEXT, c, arg, d);
+}
+
+/* cond_subj_body_eval - subject_or_body_contains */
+enum rules_tri cond_subj_body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                   unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_subj_body_explain - subject_or_body_contains */
+int cond_subj_body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}
+
+/* cond_att_text_parse - attachment_contains */
+int cond_att_text_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_parse("attachment_contains", BODY_ATTACHMENT, c, arg, d);
+}
+
+/* cond_att_text_eval - attachment_contains */
+enum rules_tri cond_att_text_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                  unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_att_text_explain - attachment_contains */
+int cond_att_text_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}

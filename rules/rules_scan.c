@@ -1,0 +1,263 @@
+/*
+ * rules_scan - the per-message scanning state: the text sink handed to
+ * msg_model_build(), which matches the phrases of every body condition
+ * (rules_cond_body.c) while the model is built, so no text is ever kept
+ * whole (see rules.h for rules_scan_new/_sink/_free).
+ *
+ * Each chunk of a part's text is passed through text_norm() and searched
+ * together with the last RULES_SCAN_CARRY bytes of that part's normal
+ * form before it, so a phrase split between chunks is found.  A UTF-8
+ * sequence split between chunks is held back until it is whole; a space
+ * that ends one chunk and starts the next is counted once.  The carry is
+ * cut after a space when one is near, so a match at its start is on a
+ * word boundary (a boundary may be misjudged only in RULES_SCAN_CARRY
+ * bytes without any space), and the window's last run of word characters
+ * is searched only with the next chunk or at the end of the part, so a
+ * match is not taken for whole when the next chunk continues its word.  Text of attachment parts (MSG_PART_ATTACHMENT)
+ * and other text are matched by their own conditions.  When the ruleset
+ * explains, the first match of each condition is kept as a short excerpt.
+ *
+ * A failure while scanning (ENOMEM) does not stop the model: it is kept
+ * in the scan and reported by the evaluation of a body condition.  The
+ * scan is owned by the caller and released by rules_scan_free().
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/keyword.h"
+#include "rules/rules_cond_int.h"
+#include "rules/text_norm.h"
+
+#define RULES_SCAN_CARRY (4u * KW_MAX_PHRASE)
+#define RULES_SCAN_NORM_MAX (64u * 1024 * 1024)
+
+struct rules_scan {
+    const struct ruleset *rs;
+    struct msg_text_sink sink;
+    uint64_t bytes;           /* text bytes seen */
+    unsigned char *hit;       /* per body condition slot */
+    char **excerpt;           /* per slot, when explaining */
+    size_t nhit;              /* slots hit */
+    const struct msg_part *part;  /* the part the carry belongs to */
+    char pending[4];          /* an incomplete UTF-8 sequence */
+    size_t npending;
+    struct buf carry;         /* tail of the part's normal form */
+    struct buf norm;          /* scratch: a chunk in normal form */
+    struct buf win;           /* scratch: carry + chunk */
+    int fault;                /* errno of a failure, 0 when none */
+};
+
+/* utf8_complete - length of the prefix of s[0..len) without an incomplete
+ * UTF-8 sequence at its end */
+static size_t utf8_complete(const char *s, size_t len)
+{
+    size_t i = len, need;
+    unsigned char c;
+
+    while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return len;
+    c = (unsigned char)s[i - 1];
+    need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return len - (i - 1) < need ? i - 1 : len;
+}
+
+/* scan_reset_part - forget the carry of the previous part */
+static void scan_reset_part(struct rules_scan *scan, const struct msg_part *part)
+{
+    buf_reset(&scan->carry);
+    scan->npending = 0;
+    scan->part = part;
+}
+
+/* scan_safe_end - the end of the window without its last run of word
+ * characters, which the next chunk may continue (so a phrase ending there
+ * is not yet known to end on a word boundary); characters of unspaced
+ * scripts are boundaries.  A run longer than RULES_SCAN_CARRY / 2 is
+ * not held back. */
+static size_t scan_safe_end(const char *w, size_t len)
+{
+    size_t i = len;
+
+    while (i > 0 && len - i <= RULES_SCAN_CARRY / 2) {
+        int32_t cp = text_cp_before(w, i);
+        size_t j = i - 1;
+
+        if (cp < 0 || !text_is_word(cp) || text_is_unspaced(cp))
+            return i;
+        while (j > 0 && ((unsigned char)w[j] & 0xC0) == 0x80)
+            j--;
+        i = j;
+    }
+    return i > 0 ? i : (len > RULES_SCAN_CARRY / 2 ? len : 0);
+}
+
+/* scan_match - search w[0..len) for every body condition not yet hit that
+ * looks at this kind of text; excerpts may show context up to w[full] */
+static int scan_match(struct rules_scan *scan, const char *w, size_t len, size_t full, int att)
+{
+    const struct ruleset *rs = scan->rs;
+
+    for (size_t i = 0; i < rs->nscan; i++) {
+        const struct body_cond *b = rs->scan_conds[i];
+        size_t at, mlen;
+
+        if (scan->hit[i] || (b->target == BODY_ATTACHMENT) != att)
+            continue;
+        if (kw_find(b->ks, w, len, &at, &mlen) < 0)
+            continue;
+        scan->hit[i] = 1;
+        scan->nhit++;
+        if (rs->explain) {
+            struct buf ex = BUF_INIT(RULES_EXCERPT_MAX);
+
+            if (rules_excerpt(&ex, w, full, at, mlen) < 0
+                || (scan->excerpt[i] = buf_steal(&ex)) == NULL) {
+                buf_free(&ex);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* scan_keep_tail - keep the window's last bytes as the carry, from just
+ * after a space when one is within 256 bytes before the cut */
+static int scan_keep_tail(struct rules_scan *scan)
+{
+    const char *w = buf_str(&scan->win);
+    size_t len = scan->win.len, from = 0;
+
+    if (len > RULES_SCAN_CARRY) {
+        size_t cut = len - RULES_SCAN_CARRY;
+
+        from = cut;
+        for (size_t j = cut; j > 0 && cut - j < 256; j--) {
+            if (w[j - 1] == ' ') {
+                from = j;
+                break;
+            }
+        }
+        while (from < len && ((unsigned char)w[from] & 0xC0) == 0x80)
+            from++;
+    }
+    buf_reset(&scan->carry);
+    return buf_add(&scan->carry, w + from, len - from);
+}
+
+/* scan_text - the sink's text callback: match the chunk */
+static int scan_text(void *arg, const struct msg_part *part, const char *utf8, size_t len)
+{
+    struct rules_scan *scan = arg;
+    size_t whole, skip = 0;
+    int att = part != NULL && (part->flags & MSG_PART_ATTACHMENT);
+
+    scan->bytes += len;
+    if (scan->fault || scan->rs == NULL || scan->nhit == scan->rs->nscan || len == 0)
+        return 0;
+    if (part != scan->part)
+        scan_reset_part(scan, part);
+    buf_reset(&scan->norm);
+    buf_reset(&scan->win);
+    if (buf_add(&scan->win, scan->pending, scan->npending) < 0
+        || buf_add(&scan->win, utf8, len) < 0)
+        goto fail;
+    whole = utf8_complete(buf_str(&scan->win), scan->win.len);
+    scan->npending = scan->win.len - whole;
+    if (scan->npending > sizeof(scan->pending))
+        scan->npending = 0;
+    memcpy(scan->pending, buf_str(&scan->win) + whole, scan->npending);
+    if (text_norm(buf_str(&scan->win), whole, &scan->norm) < 0)
+        goto fail;
+    buf_reset(&scan->win);
+    if (scan->carry.len > 0 && scan->norm.len > 0 && buf_str(&scan->norm)[0] == ' '
+        && buf_str(&scan->carry)[scan->carry.len - 1] == ' ')
+        skip = 1;
+    if (buf_add(&scan->win, buf_str(&scan->carry), scan->carry.len) < 0
+        || buf_add(&scan->win, buf_str(&scan->norm) + skip, scan->norm.len - skip) < 0
+        || scan_match(scan, buf_str(&scan->win),
+                      scan_safe_end(buf_str(&scan->win), scan->win.len), scan->win.len, att) < 0
+        || scan_keep_tail(scan) < 0)
+        goto fail;
+    return 0;
+fail:
+    scan->fault = errno ? errno : ENOMEM;
+    return 0;
+}
+
+/* scan_part_end - the sink's end-of-part callback: the text held back at
+ * the end is now known to end there; drop the carry */
+static void scan_part_end(void *arg, const struct msg_part *part)
+{
+    struct rules_scan *scan = arg;
+
+    if (!scan->fault && scan->rs != NULL && scan->nhit < scan->rs->nscan && scan->carry.len > 0
+        && scan->part == part
+        && scan_match(scan, buf_str(&scan->carry), scan->carry.len, scan->carry.len,
+                      part != NULL && (part->flags & MSG_PART_ATTACHMENT)) < 0)
+        scan->fault = errno ? errno : ENOMEM;
+    scan_reset_part(scan, NULL);
+}
+
+/* rules_scan_new - the per-message scan state for ruleset rs */
+struct rules_scan *rules_scan_new(const struct ruleset *rs)
+{
+    struct rules_scan *scan = calloc(1, sizeof(*scan));
+    size_t n = rs ? rs->nscan : 0;
+
+    if (scan == NULL)
+        return NULL;
+    scan->rs = rs;
+    scan->sink.text = scan_text;
+    scan->sink.part_end = scan_part_end;
+    scan->sink.arg = scan;
+    buf_init(&scan->carry, RULES_SCAN_CARRY + 8);
+    buf_init(&scan->norm, RULES_SCAN_NORM_MAX);
+    buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
+    if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
+        || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL) {
+        rules_scan_free(scan);
+        return NULL;
+    }
+    return scan;
+}
+
+/* rules_scan_sink - the text sink to hand to msg_model_build() */
+const struct msg_text_sink *rules_scan_sink(struct rules_scan *scan)
+{
+    return scan ? &scan->sink : NULL;
+}
+
+/* rules_scan_free - release the scan state */
+void rules_scan_free(struct rules_scan *scan)
+{
+    if (scan == NULL)
+        return;
+    for (size_t i = 0; scan->excerpt != NULL && scan->rs != NULL && i < scan->rs->nscan; i++)
+        free(scan->excerpt[i]);
+    free(scan->excerpt);
+    free(scan->hit);
+    buf_free(&scan->carry);
+    buf_free(&scan->norm);
+    buf_free(&scan->win);
+    free(scan);
+}
+
+/* rules_scan_result - did body condition slot match (its excerpt in
+ * *excerpt, NULL when none)?  1, 0, or -1 with errno: scanning failed */
+int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **excerpt)
+{
+    if (excerpt != NULL)
+        *excerpt = NULL;
+    if (scan == NULL || scan->rs == NULL || slot >= scan->rs->nscan)
+        return 0;
+    if (scan->fault) {
+        errno = scan->fault;
+        return -1;
+    }
+    if (excerpt != NULL)
+        *excerpt = scan->excerpt[slot];
+    return scan->hit[slot];
+}
