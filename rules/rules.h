@@ -27,8 +27,9 @@
  * on_incomplete policy acted on): the rule, the condition's name and a
  * short excerpt (for subject_contains the matched phrase between >> and
  * << with at most 20 characters of context either side, in normal form,
- * "..." where cut; for recipient_scope
- * the recipient that is internal/external).  Only tools call it, on a
+ * "..." where cut; likewise the match of a *_matches pattern, a header or
+ * body phrase; for recipient_scope and the other envelope conditions the
+ * address, for attachment conditions the attachment's name and type).  Only tools call it, on a
  * ruleset of their own and before sharing it; the milter never does, so
  * its evaluation pays nothing for it.  The excerpts are owned by the
  * result and released by rules_result_free().

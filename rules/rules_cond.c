@@ -97,56 +97,18 @@ static enum rules_tri cond_subject_eval(const struct rule_cond *c,
     return TRI_FALSE;
 }
 
-/* excerpt_back - start of the at most n characters before s[at] */
-static size_t excerpt_back(const char *s, size_t at, size_t n)
-{
-    while (at > 0 && n > 0) {
-        at--;
-        while (at > 0 && ((unsigned char)s[at] & 0xC0) == 0x80)
-            at--;
-        n--;
-    }
-    return at;
-}
-
-/* excerpt_fwd - end of the at most n characters from s[at] */
-static size_t excerpt_fwd(const char *s, size_t len, size_t at, size_t n)
-{
-    while (at < len && n > 0) {
-        at++;
-        while (at < len && ((unsigned char)s[at] & 0xC0) == 0x80)
-            at++;
-        n--;
-    }
-    return at;
-}
-
 /* cond_subject_explain - the matched phrase with a little context */
 static int cond_subject_explain(const struct rule_cond *c, struct rules_ctx *ctx,
                                 struct buf *out)
 {
     const struct buf *s = rules_ctx_subject(ctx);
-    size_t at, mlen, from, to;
+    size_t at, mlen;
 
     if (s == NULL)
         return -1;
     if (kw_find(c->data, buf_str(s), s->len, &at, &mlen) < 0)
         return 0;
-    from = excerpt_back(buf_str(s), at, RULES_EXCERPT_CONTEXT);
-    to = excerpt_fwd(buf_str(s), s->len, at + mlen, RULES_EXCERPT_CONTEXT);
-    if (mlen > RULES_EXCERPT_MAX / 2) {
-        mlen = excerpt_back(buf_str(s) + at, RULES_EXCERPT_MAX / 2, 1);
-        to = at + mlen;
-    }
-    if ((from > 0 && buf_adds(out, "...") < 0)
-        || buf_add(out, buf_str(s) + from, at - from) < 0
-        || buf_adds(out, ">>") < 0
-        || buf_add(out, buf_str(s) + at, mlen) < 0
-        || buf_adds(out, "<<") < 0
-        || buf_add(out, buf_str(s) + at + mlen, to - at - mlen) < 0
-        || (to < s->len && buf_adds(out, "...") < 0))
-        return -1;
-    return 0;
+    return rules_excerpt(out, buf_str(s), s->len, at, mlen);
 }
 
 /* cond_subject_free - release the phrase set */
