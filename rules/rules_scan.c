@@ -75,8 +75,8 @@ static void scan_reset_part(struct rules_scan *scan, const struct msg_part *part
 /* scan_safe_end - the end of the window without its last run of word
  * characters, which the next chunk may continue (so a phrase ending there
  * is not yet known to end on a word boundary); characters of unspaced
- * scripts are boundaries.  A run longer than RULES_SCAN_CARRY / 2 is
- * not held back. */
+ * scripts are boundaries.  At most RULES_SCAN_CARRY / 2 bytes of a
+ * longer run are held back (so the held text always fits the carry). */
 static size_t scan_safe_end(const char *w, size_t len)
 {
     size_t i = len;
@@ -91,7 +91,7 @@ static size_t scan_safe_end(const char *w, size_t len)
             j--;
         i = j;
     }
-    return i > 0 ? i : (len > RULES_SCAN_CARRY / 2 ? len : 0);
+    return i;
 }
 
 /* scan_match - search w[0..len) for every body condition not yet hit that
