@@ -223,17 +223,6 @@ int cond_sender_domain_explain(const struct rule_cond *c, struct rules_ctx *ctx,
     return cond_sender_is_explain(c, ctx, out);
 }
 
-/* cond_sender_matches_parse - sender_matches: patterns */
-int cond_sender_matches_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
-{
-    struct re_set *set;
-
-    if (re_set_parse("sender_matches", arg, &set, d) < 0)
-        return -1;
-    c->data = set;
-    return 0;
-}
-
 /* cond_sender_matches_eval - does a pattern match the sender? */
 enum rules_tri cond_sender_matches_eval(const struct rule_cond *c, struct rules_ctx *ctx,
                                         unsigned *inc)
@@ -343,17 +332,6 @@ int cond_rcpt_domain_explain(const struct rule_cond *c, struct rules_ctx *ctx, s
     const struct msg_rcpt *r;
 
     return rcpt_find(c, ctx, 1, &r, NULL, NULL) == 1 ? add_addr(out, "recipient", r->addr) : 0;
-}
-
-/* cond_rcpt_matches_parse - recipient_matches: patterns */
-int cond_rcpt_matches_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
-{
-    struct re_set *set;
-
-    if (re_set_parse("recipient_matches", arg, &set, d) < 0)
-        return -1;
-    c->data = set;
-    return 0;
 }
 
 /* cond_rcpt_matches_eval - does a pattern match some recipient? */
@@ -528,17 +506,6 @@ int cond_has_att_explain(const struct rule_cond *c, struct rules_ctx *ctx, struc
     if (!c->arg)
         return buf_adds(out, "no attachment");
     return att_explain(c, ctx, ATT_ANY, out);
-}
-
-/* cond_att_name_parse - attachment_name_matches: patterns */
-int cond_att_name_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
-{
-    struct re_set *set;
-
-    if (re_set_parse("attachment_name_matches", arg, &set, d) < 0)
-        return -1;
-    c->data = set;
-    return 0;
 }
 
 /* cond_att_name_eval - does a pattern match an attachment's name? */

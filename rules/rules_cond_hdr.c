@@ -271,17 +271,6 @@ int cond_hdr_matches_explain(const struct rule_cond *c, struct rules_ctx *ctx, s
     return hdr_explain(c, ctx, out);
 }
 
-/* cond_subj_matches_parse - subject_matches: patterns */
-int cond_subj_matches_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
-{
-    struct re_set *set;
-
-    if (re_set_parse("subject_matches", arg, &set, d) < 0)
-        return -1;
-    c->data = set;
-    return 0;
-}
-
 /* cond_subj_matches_eval - does a pattern match the decoded subject? */
 enum rules_tri cond_subj_matches_eval(const struct rule_cond *c, struct rules_ctx *ctx,
                                       unsigned *inc)

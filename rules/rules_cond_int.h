@@ -92,6 +92,10 @@ int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **e
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
 
+/* cond_patterns_parse - parser shared by the pattern-list conditions (names errors by the condition) */
+int cond_patterns_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+
+/* RULES_COND_DECL - the functions of one condition kind (pattern conditions use cond_patterns_parse) */
 #define RULES_COND_DECL(p) \
     int p##_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d); \
     enum rules_tri p##_eval(const struct rule_cond *c, struct rules_ctx *ctx, unsigned *inc); \

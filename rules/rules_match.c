@@ -123,6 +123,17 @@ static int re_item(const char *what, const struct ynode *item, struct re_set *se
     return 0;
 }
 
+/* cond_patterns_parse - the parser of every "*_matches: PATTERN | [PATTERN, ...]" condition */
+int cond_patterns_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    struct re_set *set;
+
+    if (re_set_parse(c->kind->name, arg, &set, d) < 0)
+        return -1;
+    c->data = set;
+    return 0;
+}
+
 /* re_set_parse - a pattern or a list of patterns */
 int re_set_parse(const char *what, const struct ynode *arg, struct re_set **out,
                  struct diag *d)
