@@ -10,7 +10,6 @@
  * Outcome per case: "T" (matched), "U:BITS" (undecided) or "F".
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,41 +24,16 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-static char tmpdir[256];
-
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* setup - a temporary directory for the rules files */
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ms-rules-body-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* teardown - remove it */
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* try_load - one rule "r" with if: {cond} and a quarantine */
 static struct ruleset *try_load(const char *cond, struct diag *d, char *path, size_t len)
 {
     FILE *fp;
 
-    snprintf(path, len, "%s/r.yaml", tmpdir);
+    snprintf(path, len, "%s/r.yaml", test_tmpdir);
     fp = fopen(path, "w");
     assert_non_null(fp);
     fprintf(fp, "rules:\n  - name: r\n    if: {%s}\n    then: {quarantine: held}\n", cond);
@@ -311,9 +285,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cases, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cases, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_long_text, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_errors, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,6 @@
  * BITS) or "F".
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,41 +24,16 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-static char tmpdir[256];
-
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* setup - a temporary directory for the rules files */
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ms-rules-cond-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* teardown - remove it */
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* try_load - write yaml to r.yaml and load it (diagnostics into d) */
 static struct ruleset *try_load(const char *yaml, struct diag *d, char *path, size_t len)
 {
     FILE *fp;
 
-    snprintf(path, len, "%s/r.yaml", tmpdir);
+    snprintf(path, len, "%s/r.yaml", test_tmpdir);
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(yaml, fp);
@@ -441,10 +415,10 @@ static void test_match_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors_several, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_eval, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_match_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_errors_several, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_eval, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_match_limit, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

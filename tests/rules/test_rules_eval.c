@@ -10,7 +10,6 @@
  *   "m=[matched] a=[audited] act=[rule/action ...] rej=RULE q=0|1 inc=BITS"
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,34 +24,9 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-static char tmpdir[256];
-
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* setup - a temporary directory for the rules files */
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ms-rules-eval-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* teardown - remove it */
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* load - write yaml to a file and load it; the rules must be valid */
 static struct ruleset *load(const char *yaml)
@@ -62,7 +36,7 @@ static struct ruleset *load(const char *yaml)
     struct ruleset *rs;
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/r.yaml", tmpdir);
+    snprintf(path, sizeof(path), "%s/r.yaml", test_tmpdir);
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(yaml, fp);
@@ -526,12 +500,12 @@ static void test_scan_and_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_subject_contains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recipient_scope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_order_stop_audit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_and_action_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_and_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subject_contains, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_scope, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_order_stop_audit, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_and_action_order, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_and_empty, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

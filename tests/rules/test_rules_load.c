@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,56 +19,32 @@
 #include <cmocka.h>
 
 #include "rules/rules.h"
+#include "tests/support/tmpdir.h"
 #include "rules/rules_int.h"
 #include "util/buf.h"
 #include "util/diag.h"
 
-static char tmpdir[256];
 static const char *current_case = "";
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* setup - a fresh temporary directory per test */
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ms-rules-load-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* teardown - remove the temporary directory */
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* write_file - create tmpdir/name with text */
+/* write_file - create test_tmpdir/name with text */
 static void write_file(const char *name, const char *text)
 {
     char path[512];
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s", test_tmpdir, name);
     fp = fopen(path, "w");
     assert_non_null(fp);
     assert_int_equal(fputs(text, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
 }
 
-/* tpath - tmpdir/name in a static buffer */
+/* tpath - test_tmpdir/name in a static buffer */
 static const char *tpath(const char *name)
 {
     static char path[512];
 
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s", test_tmpdir, name);
     return path;
 }
 
@@ -80,7 +55,7 @@ static char *expand(const char *tmpl)
 
     for (const char *p = tmpl; *p; p++) {
         if (p[0] == '@' && p[1] == '/') {
-            assert_int_equal(buf_printf(&b, "%s/", tmpdir), 0);
+            assert_int_equal(buf_printf(&b, "%s/", test_tmpdir), 0);
             p++;
         } else {
             assert_int_equal(buf_addc(&b, *p), 0);
@@ -555,13 +530,13 @@ static void test_missing_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_defaults_and_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_lists, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_errors, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_and_order, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_lists, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_directory, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_errors, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_directory, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_path, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,6 @@
  * so the outcome shows the truth: "T", "U:BITS" or "F".
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,10 +25,10 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
 
-static char tmpdir[256];
 static time_t fake_now;
 
 /* fake_clock - the injected clock */
@@ -38,36 +37,12 @@ static time_t fake_clock(void)
     return fake_now;
 }
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* setup - a temporary directory for the rules files */
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/ms-rules-struct-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* teardown - remove it */
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* try_load - a rule "r" with body (lines at indent 4) and a quarantine */
 static struct ruleset *try_load(const char *body, struct diag *d, char *path, size_t len)
 {
     FILE *fp;
 
-    snprintf(path, len, "%s/r.yaml", tmpdir);
+    snprintf(path, len, "%s/r.yaml", test_tmpdir);
     fp = fopen(path, "w");
     assert_non_null(fp);
     fprintf(fp, "rules:\n  - name: r\n%s    then: {quarantine: held}\n", body);
@@ -333,10 +308,10 @@ static void test_explain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_eval, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_real_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_eval, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_real_clock, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_explain, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
