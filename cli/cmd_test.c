@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -41,6 +42,7 @@
 #define TEST_MAX_RCPTS 1000
 #define TEST_REPORT_MAX (16u * 1024 * 1024)
 #define TEST_SUBJECT_MAX (1024u * 1024)
+#define TEST_MAX_TAGS 4096
 
 struct test_args {
     const char *config;
@@ -66,6 +68,10 @@ static const char *const action_names[] = {
     [ACT_REJECT] = "reject",
     [ACT_QUARANTINE] = "quarantine",
     [ACT_ENCRYPT] = "encrypt",
+    [ACT_REMOVE_SUBJECT_TAG] = "remove_subject_tag",
+    [ACT_REMOVE_HEADER] = "remove_header",
+    [ACT_BCC] = "bcc",
+    [ACT_LOG] = "log",
 };
 
 static const struct {
@@ -237,11 +243,54 @@ static struct spool *test_read_message(const struct config *cfg, const char *pat
     return sp;
 }
 
+/* has_header - does the message's top level have header name? */
+static int has_header(const struct msg_model *m, const char *name)
+{
+    for (size_t i = 0; m->root != NULL && i < m->root->nheaders; i++)
+        if (strcasecmp(m->root->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* is_rcpt - is addr (any case) an envelope recipient? */
+static int is_rcpt(const struct msg_envelope *env, const char *addr)
+{
+    for (size_t i = 0; i < env->nrcpts; i++)
+        if (strcasecmp(env->rcpts[i].addr, addr) == 0)
+            return 1;
+    return 0;
+}
+
+/* strip_tags - the subject without every remove_subject_tag tag, as
+ * apply.c strips it before the prefixes; 1 when changed, 0, -1 */
+static int strip_tags(const struct rules_result *res, struct buf *subject)
+{
+    const char *tags[TEST_MAX_TAGS];
+    size_t ntags = 0;
+    struct buf out = BUF_INIT(TEST_SUBJECT_MAX);
+    int r;
+
+    for (size_t i = 0; i < res->nactions; i++)
+        for (size_t k = 0; res->actions[i].kind == ACT_REMOVE_SUBJECT_TAG
+                           && k < res->actions[i].nitems && ntags < TEST_MAX_TAGS; k++)
+            tags[ntags++] = res->actions[i].items[k];
+    if (ntags == 0)
+        return 0;
+    if ((r = rules_strip_subject_tags(buf_str(subject), tags, ntags, &out)) == 1) {
+        buf_free(subject);
+        *subject = out;
+    } else {
+        buf_free(&out);
+    }
+    return r;
+}
+
 /* test_outcome - what the milter would do with the result (apply.c order) */
-static int test_outcome(const struct msg_model *m, const struct rules_result *res,
-                        struct test_outcome *o)
+static int test_outcome(const struct msg_model *m, const struct msg_envelope *env,
+                        const struct rules_result *res, struct test_outcome *o)
 {
     struct buf subject = BUF_INIT(TEST_SUBJECT_MAX);
+    int stripped;
 
     memset(o, 0, sizeof(*o));
     if (res->reject) {
@@ -252,13 +301,28 @@ static int test_outcome(const struct msg_model *m, const struct rules_result *re
         o->name = "encrypt";
         return 0;
     }
-    if (buf_adds(&subject, m->subject ? m->subject : "") < 0)
+    if (buf_adds(&subject, m->subject ? m->subject : "") < 0
+        || (stripped = strip_tags(res, &subject)) < 0) {
+        buf_free(&subject);
         return -1;
+    }
+    o->modified = stripped;
     for (size_t i = 0; i < res->nactions; i++) {
         const struct rule_action *a = &res->actions[i];
         size_t plen = a->value ? strlen(a->value) : 0;
 
         switch (a->kind) {
+        case ACT_REMOVE_HEADER:
+            for (size_t k = 0; k < a->nitems; k++)
+                o->modified |= has_header(m, a->items[k]);
+            break;
+        case ACT_BCC:
+            for (size_t k = 0; k < a->nitems; k++)
+                o->modified |= !is_rcpt(env, a->items[k]);
+            break;
+        case ACT_REMOVE_SUBJECT_TAG:
+        case ACT_LOG:
+            break;
         case ACT_ADD_HEADER:
         case ACT_SET_HEADER:
             o->modified = 1;
@@ -381,6 +445,10 @@ static void json_action(struct jw *w, const struct rule_action *a)
     } else if (a->value != NULL) {
         jw_adds(w, ",\"value\":");
         jw_str(w, a->value);
+    }
+    if (a->nitems > 0) {
+        jw_adds(w, ",\"items\":");
+        json_names(w, a->items, a->nitems);
     }
     jw_addc(w, '}');
 }
@@ -527,6 +595,11 @@ static void test_text(const struct test_args *a, const struct msg_envelope *env,
             put_safe(stdout, x->value);
             putchar('"');
         }
+        for (size_t k = 0; k < x->nitems; k++) {
+            fputs(k ? ", \"" : " \"", stdout);
+            put_safe(stdout, x->items[k]);
+            putchar('"');
+        }
         putchar('\n');
     }
     printf("outcome:    %s", o->name);
@@ -590,7 +663,7 @@ int cmd_test(int argc, char **argv)
         fprintf(stderr, "%s: the message could not be decided: %s\n", a.message, strerror(errno));
         goto out;
     }
-    if (test_outcome(d.model, &d.res, &o) < 0) {
+    if (test_outcome(d.model, &env, &d.res, &o) < 0) {
         fprintf(stderr, "%s: out of memory\n", a.message);
         goto out;
     }

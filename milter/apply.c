@@ -1,12 +1,18 @@
 /*
  * apply - carry out a rules decision through libmilter (see apply.h).
  *
- * Order: a reject ends everything; otherwise header actions and subject
- * prefixes are applied in the rules' priority order, the Subject is
- * written once, the loop marker is added when anything changed, and the
- * message is quarantined last.  Header values go out RFC 2047-encoded
- * where needed and never hold a bare CR or LF.  Header deletions run in
- * reverse index order, so earlier indices stay valid (CVE-2022-48521).
+ * Order: the log actions' audit lines come first, whatever the outcome
+ * (they change nothing); a reject ends everything; otherwise header
+ * actions, header removals and bcc recipients are applied in the rules'
+ * priority order; the subject is first stripped of every
+ * remove_subject_tag tag, then given the prefixes in priority order, and
+ * written once; the loop marker (covering the added recipients too) is
+ * added when anything changed, and the message is quarantined last.
+ * Header values go out RFC 2047-encoded where needed and never hold a
+ * bare CR or LF.  Header deletions run in reverse index order, so earlier
+ * indices stay valid (CVE-2022-48521); remove_header deletes the fields
+ * the message arrived with, not ones rules add.  A bcc address that is
+ * already a recipient, or was added before, is not added again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +28,7 @@
 #include "util/log.h"
 
 #define HEADER_VALUE_MAX (64 * 1024)
+#define RULES_BCC_RCPT_MAX 260   /* "<" 254 bytes ">" NUL */
 
 static const char *const action_names[] = {
     [ACT_ADD_HEADER] = "add_header",
@@ -30,6 +37,10 @@ static const char *const action_names[] = {
     [ACT_REJECT] = "reject",
     [ACT_QUARANTINE] = "quarantine",
     [ACT_ENCRYPT] = "encrypt",
+    [ACT_REMOVE_SUBJECT_TAG] = "remove_subject_tag",
+    [ACT_REMOVE_HEADER] = "remove_header",
+    [ACT_BCC] = "bcc",
+    [ACT_LOG] = "log",
 };
 
 /* apply_tempfail - answer 451 4.3.0 so the sender keeps the message and retries */
@@ -135,27 +146,136 @@ static int apply_prefix(struct buf *subject, const char *prefix, int *changed)
     return 0;
 }
 
-/* apply_marker - add the loop marker for the message as it leaves */
+/* apply_marker - add the loop marker for the message as it leaves (its
+ * recipients and the nadded ones bcc added) */
 static int apply_marker(SMFICTX *ctx, struct msg_ctx *mc,
-                        const unsigned char digest[MARKER_DIGEST_LEN], int leadspc)
+                        const unsigned char digest[MARKER_DIGEST_LEN], int leadspc,
+                        const char *const *added, size_t nadded)
 {
     const struct config *cfg = mc->mctx_gc->cfg;
     struct buf v = BUF_INIT(512);
-    const char **rcpts = calloc(mc->mctx_env.nrcpts + 1, sizeof(*rcpts));
+    size_t n = mc->mctx_env.nrcpts;
+    const char **rcpts = calloc(n + nadded + 1, sizeof(*rcpts));
     int r = -1;
 
     if (rcpts == NULL)
         return -1;
-    for (size_t i = 0; i < mc->mctx_env.nrcpts; i++)
+    for (size_t i = 0; i < n; i++)
         rcpts[i] = mc->mctx_env.rcpts[i].addr;
+    for (size_t i = 0; i < nadded; i++)
+        rcpts[n + i] = added[i];
     if ((!leadspc || buf_addc(&v, ' ') == 0)
         && marker_make(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), mc->mctx_msgid,
-                       rcpts, mc->mctx_env.nrcpts, digest, &v) == 0
+                       rcpts, n + nadded, digest, &v) == 0
         && ms_smfi->addheader(ctx, (char *)MARKER_HEADER, v.data) == MI_SUCCESS)
         r = 0;
     buf_free(&v);
     free(rcpts);
     return r;
+}
+
+/* listed_before - does an action before index i of kind list item (any case)? */
+static int listed_before(const struct rules_result *res, size_t i,
+                         enum rule_action_kind kind, const char *item)
+{
+    for (size_t j = 0; j < i; j++)
+        if (res->actions[j].kind == kind)
+            for (size_t k = 0; k < res->actions[j].nitems; k++)
+                if (strcasecmp(res->actions[j].items[k], item) == 0)
+                    return 1;
+    return 0;
+}
+
+/* apply_remove - delete every occurrence the message has of the names of
+ * action i, last first; names an earlier action removed are skipped */
+static int apply_remove(SMFICTX *ctx, const struct msg_model *m,
+                        const struct rules_result *res, size_t i, int *changed)
+{
+    const struct rule_action *a = &res->actions[i];
+
+    for (size_t k = 0; k < a->nitems; k++) {
+        if (listed_before(res, i, ACT_REMOVE_HEADER, a->items[k]))
+            continue;
+        for (size_t idx = header_count(m, a->items[k]); idx >= 1; idx--) {
+            if (ms_smfi->chgheader(ctx, (char *)a->items[k], (int)idx, NULL) != MI_SUCCESS)
+                return -1;
+            *changed = 1;
+        }
+    }
+    return 0;
+}
+
+/* is_rcpt - is addr (any case) one of the message's envelope recipients? */
+static int is_rcpt(const struct msg_envelope *env, const char *addr)
+{
+    for (size_t i = 0; i < env->nrcpts; i++)
+        if (strcasecmp(env->rcpts[i].addr, addr) == 0)
+            return 1;
+    return 0;
+}
+
+/* apply_bcc - add the addresses of action i as envelope recipients,
+ * recording them in added (room for every bcc address) */
+static int apply_bcc(SMFICTX *ctx, const struct msg_ctx *mc, const struct rules_result *res,
+                     size_t i, const char **added, size_t *nadded)
+{
+    const struct rule_action *a = &res->actions[i];
+
+    for (size_t k = 0; k < a->nitems; k++) {
+        char rcpt[RULES_BCC_RCPT_MAX];
+
+        if (is_rcpt(&mc->mctx_env, a->items[k]) || listed_before(res, i, ACT_BCC, a->items[k]))
+            continue;
+        if ((size_t)snprintf(rcpt, sizeof(rcpt), "<%s>", a->items[k]) >= sizeof(rcpt)
+            || ms_smfi->addrcpt(ctx, rcpt) != MI_SUCCESS)
+            return -1;
+        added[(*nadded)++] = a->items[k];
+    }
+    return 0;
+}
+
+/* apply_strip_tags - remove every remove_subject_tag tag from subject */
+static int apply_strip_tags(const struct rules_result *res, struct buf *subject,
+                            int *changed)
+{
+    const char **tags;
+    size_t ntags = 0;
+    struct buf out = BUF_INIT(HEADER_VALUE_MAX);
+    int r;
+
+    for (size_t i = 0; i < res->nactions; i++)
+        if (res->actions[i].kind == ACT_REMOVE_SUBJECT_TAG)
+            ntags += res->actions[i].nitems;
+    if (ntags == 0)
+        return 0;
+    if ((tags = calloc(ntags, sizeof(*tags))) == NULL)
+        return -1;
+    ntags = 0;
+    for (size_t i = 0; i < res->nactions; i++)
+        if (res->actions[i].kind == ACT_REMOVE_SUBJECT_TAG)
+            for (size_t k = 0; k < res->actions[i].nitems; k++)
+                tags[ntags++] = res->actions[i].items[k];
+    r = rules_strip_subject_tags(buf_str(subject), tags, ntags, &out);
+    free(tags);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        buf_free(subject);
+        *subject = out;
+        *changed = 1;
+    } else {
+        buf_free(&out);
+    }
+    return 0;
+}
+
+/* apply_rule_logs - the log actions' audit lines */
+static void apply_rule_logs(const struct msg_ctx *mc, const struct rules_result *res)
+{
+    for (size_t i = 0; i < res->nactions; i++)
+        if (res->actions[i].kind == ACT_LOG)
+            log_notice(mc->mctx_qid, "rule %s: log: %s", res->actions[i].rule,
+                       res->actions[i].value);
 }
 
 /* list_names - "a,b,c" of up to n strings, for the log */
@@ -218,8 +338,11 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
     struct msg_ctx *mc = cc->cctx_msg;
     struct buf subject = BUF_INIT(HEADER_VALUE_MAX);
     const char *quarantine = NULL;
-    int changed = 0, subject_changed = 0, leadspc = cc->cctx_leadspc;
+    const char **added = NULL;
+    size_t nadded = 0, nbcc = 0;
+    int marked, changed = 0, subject_changed = 0, leadspc = cc->cctx_leadspc;
 
+    apply_rule_logs(mc, res);
     if (res->reject)
         return apply_reject(ctx, mc, res);
     if (res->encrypt) {
@@ -229,8 +352,16 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
         apply_log(mc, res, "reject (encryption unavailable)");
         return SMFIS_REJECT;
     }
-    if (buf_adds(&subject, m->subject ? m->subject : "") < 0)
+    for (size_t i = 0; i < res->nactions; i++)
+        if (res->actions[i].kind == ACT_BCC)
+            nbcc += res->actions[i].nitems;
+    if ((nbcc > 0 && (added = calloc(nbcc, sizeof(*added))) == NULL)
+        || buf_adds(&subject, m->subject ? m->subject : "") < 0
+        || apply_strip_tags(res, &subject, &subject_changed) < 0) {
+        free(added);
+        buf_free(&subject);
         return apply_tempfail(ctx, mc->mctx_qid, "out of memory");
+    }
     for (size_t i = 0; i < res->nactions; i++) {
         const struct rule_action *a = &res->actions[i];
         int r = 0;
@@ -251,6 +382,15 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
             if (quarantine == NULL)
                 quarantine = a->value ? a->value : a->rule;
             break;
+        case ACT_REMOVE_HEADER:
+            r = apply_remove(ctx, m, res, i, &changed);
+            break;
+        case ACT_BCC:
+            r = apply_bcc(ctx, mc, res, i, added, &nadded);
+            changed |= nadded > 0;
+            break;
+        case ACT_REMOVE_SUBJECT_TAG:  /* done above, before the prefixes */
+        case ACT_LOG:                 /* logged above */
         case ACT_REJECT:
         case ACT_ENCRYPT:
             break;
@@ -258,6 +398,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
         if (r < 0) {
             log_err(mc->mctx_qid, "could not apply %s of rule %s", action_names[a->kind], a->rule);
             buf_free(&subject);
+            free(added);
             return apply_tempfail(ctx, mc->mctx_qid, "action failed");
         }
     }
@@ -265,12 +406,15 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
         changed = 1;
         if (apply_set(ctx, m, "Subject", buf_str(&subject), leadspc) < 0) {
             buf_free(&subject);
+            free(added);
             log_err(mc->mctx_qid, "could not rewrite the subject");
             return apply_tempfail(ctx, mc->mctx_qid, "action failed");
         }
     }
     buf_free(&subject);
-    if (changed && apply_marker(ctx, mc, digest, leadspc) < 0) {
+    marked = changed ? apply_marker(ctx, mc, digest, leadspc, added, nadded) : 0;
+    free(added);
+    if (marked < 0) {
         log_err(mc->mctx_qid, "could not add the loop marker");
         return apply_tempfail(ctx, mc->mctx_qid, "marker failed");
     }

@@ -12,6 +12,7 @@ const struct smfi_ops smfi_ops_libmilter = {
     .chgheader = smfi_chgheader,
     .quarantine = smfi_quarantine,
     .setsymlist = smfi_setsymlist,
+    .addrcpt = smfi_addrcpt,
 };
 
 const struct smfi_ops *ms_smfi = &smfi_ops_libmilter;

@@ -18,6 +18,7 @@ struct smfi_ops {
     int (*chgheader)(SMFICTX *ctx, char *name, int idx, char *value);
     int (*quarantine)(SMFICTX *ctx, char *reason);
     int (*setsymlist)(SMFICTX *ctx, int stage, char *macros);
+    int (*addrcpt)(SMFICTX *ctx, char *rcpt);
 };
 
 extern const struct smfi_ops *ms_smfi;

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "message/model.h"
+#include "util/buf.h"
 #include "util/diag.h"
 
 struct ruleset;
@@ -58,7 +59,11 @@ enum rule_action_kind {
     ACT_PREPEND_SUBJECT,      /* value */
     ACT_REJECT,               /* code, status, text */
     ACT_QUARANTINE,           /* value: the reason */
-    ACT_ENCRYPT               /* value: template name or NULL (issue: envelope) */
+    ACT_ENCRYPT,              /* value: template name or NULL (issue: envelope) */
+    ACT_REMOVE_SUBJECT_TAG,   /* items: the tags, stripped case-insensitively */
+    ACT_REMOVE_HEADER,        /* items: header names, every occurrence deleted */
+    ACT_BCC,                  /* items: addresses (local@domain) added as envelope recipients */
+    ACT_LOG                   /* value: text for a notice-level audit line */
 };
 
 struct rule_action {
@@ -69,6 +74,8 @@ struct rule_action {
     int code;                 /* reject: 5xx */
     const char *status;       /* reject: "5.7.1" */
     const char *text;         /* reject: checked at load, no control characters */
+    const char **items;       /* remove_subject_tag, remove_header, bcc: the list */
+    size_t nitems;
 };
 
 /* One reason a rule matched (see rules_set_explain()). */
@@ -88,6 +95,7 @@ struct rules_result {
     const struct rule_action *reject;  /* set: reject overrides everything */
     int quarantine;           /* some action is ACT_QUARANTINE */
     int encrypt;              /* some action is ACT_ENCRYPT */
+    const char *encrypt_template; /* the first ACT_ENCRYPT's template (NULL: default) */
     unsigned incomplete;      /* MSG_INC_* bits that decided something */
     struct rules_evidence *evidence;  /* only with rules_set_explain(rs, 1) */
     size_t nevidence;
@@ -117,5 +125,13 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
                enum rules_on_incomplete on_incomplete,
                struct rules_result *res);
 void rules_result_free(struct rules_result *res);
+
+/* rules_strip_subject_tags - append to out the UTF-8 subject without any
+ * of the tags (ASCII case-insensitive, wherever they occur, also where a
+ * removal joins the pieces of one), the white space around each removed
+ * tag collapsed to one space (none at either end).  Returns 1 when a tag
+ * was removed, 0 when none was, -1 when out is full (out emptied). */
+int rules_strip_subject_tags(const char *subject, const char *const *tags,
+                             size_t ntags, struct buf *out);
 
 #endif

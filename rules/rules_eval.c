@@ -182,8 +182,10 @@ static void res_add_action(struct rules_result *res, const struct rule_action *a
         res->reject = a;
     else if (a->kind == ACT_QUARANTINE)
         res->quarantine = 1;
-    else if (a->kind == ACT_ENCRYPT)
-        res->encrypt = 1;
+    else if (a->kind == ACT_ENCRYPT && !res->encrypt) {
+        res->encrypt = 1;     /* once; the first rule's template wins */
+        res->encrypt_template = a->value;
+    }
 }
 
 /* inc_names - the MSG_INC_* bits as words */

@@ -3,7 +3,9 @@
  * libmilter: what each decision asks the MTA to do, the loop marker
  * (forged, genuine, several), reverse-order header deletion
  * (CVE-2022-48521), tempfail on spool faults, scope, and reload keeping the
- * old rules on a bad file while messages in flight keep their own.
+ * old rules on a bad file while messages in flight keep their own; the
+ * actions remove_subject_tag, remove_header, bcc, log and encrypt (which
+ * fails closed), and the actions negotiated with the MTA.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,10 +68,11 @@ static int fake_chgheader(SMFICTX *ctx, char *n, int i, char *v)
 }
 static int fake_quarantine(SMFICTX *ctx, char *r) { (void)ctx; buf_printf(&ops, "quarantine %s\n", r); return MI_SUCCESS; }
 static int fake_setsymlist(SMFICTX *ctx, int s, char *m) { (void)ctx; (void)s; (void)m; return MI_SUCCESS; }
+static int fake_addrcpt(SMFICTX *ctx, char *r) { (void)ctx; buf_printf(&ops, "addrcpt %s\n", r); return MI_SUCCESS; }
 
 static const struct smfi_ops fake_ops = {
     fake_getsymval, fake_setpriv, fake_getpriv, fake_setreply, fake_addheader,
-    fake_chgheader, fake_quarantine, fake_setsymlist,
+    fake_chgheader, fake_quarantine, fake_setsymlist, fake_addrcpt,
 };
 
 /* write_text - replace a file's contents */
@@ -461,6 +464,79 @@ static void test_on_incomplete(void **state)
     assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
 }
 
+static const char rules_actions[] =
+    "rules:\n"
+    "  - name: strip\n"
+    "    priority: 10\n"
+    "    if: {subject_contains: \"[encrypt]\"}\n"
+    "    then:\n"
+    "      remove_subject_tag: [\"[encrypt]\", \"[secure]\"]\n"
+    "      remove_header: [X-Internal-Id, X-Trace]\n"
+    "      bcc: [audit@example.com, bob@partner.test]\n"
+    "      log: \"stripped the encrypt tag\"\n"
+    "  - name: prefix\n"
+    "    priority: 20\n"
+    "    if: {subject_contains: \"[encrypt]\"}\n"
+    "    then: {prepend_subject: \"[Secure] \", remove_header: x-internal-id, bcc: AUDIT@example.com}\n"
+    "  - name: logonly\n"
+    "    if: {subject_contains: \"[log]\"}\n"
+    "    then: {log: \"just noted\"}\n"
+    "  - name: bcconly\n"
+    "    if: {subject_contains: \"[copy]\"}\n"
+    "    then: {bcc: archive@example.com}\n"
+    "  - name: seal\n"
+    "    if: {subject_contains: \"[seal]\"}\n"
+    "    then: {encrypt: {template: default}, add_header: {name: X-Never, value: written}}\n";
+
+static void test_actions(void **state)
+{
+    /* "[encrypt] Q3 [SECURE] numbers" in UTF-8 base64: the tags go, the
+     * prefix comes after, the subject is written once; both copies of
+     * X-Internal-Id and the X-Trace go, last first; bob is a recipient
+     * already and audit is added once */
+    static const struct hdr h_strip[] = {
+        { "X-Internal-Id", " 1" }, { "Subject", " =?UTF-8?B?W2VuY3J5cHRdIFEzIFtTRUNVUkVdIG51bWJlcnM=?=" },
+        { "X-Trace", " t" }, { "x-internal-id", " 2" }, { NULL, NULL } };
+    static const struct hdr h_log[] = { { "Subject", " [log] x" }, { NULL, NULL } };
+    static const struct hdr h_copy[] = { { "Subject", " [copy] x" }, { NULL, NULL } };
+    static const struct hdr h_seal[] = { { "Subject", " [seal] x" }, { NULL, NULL } };
+    struct { const char *name; const struct hdr *h; sfsistat want; const char *ops; } cases[] = {
+        { "strip, remove, bcc, then prefix", h_strip, SMFIS_CONTINUE,
+          "del X-Internal-Id 2\ndel X-Internal-Id 1\ndel X-Trace 1\naddrcpt <audit@example.com>\n"
+          "chg Subject 1: [Secure] Q3 numbers\nadd X-Mailseal-Loop: (marker)\n" },
+        { "log changes nothing", h_log, SMFIS_CONTINUE, "" },
+        { "bcc alone adds the recipient and the marker", h_copy, SMFIS_CONTINUE,
+          "addrcpt <archive@example.com>\nadd X-Mailseal-Loop: (marker)\n" },
+        { "encrypt fails closed", h_seal, SMFIS_REJECT,
+          "reply 550 5.7.1 Message must be encrypted, but encryption is not available on this gateway\n" },
+    };
+    unsigned long p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+
+    (void)state;
+    write_text(path_rules, rules_actions);
+    assert_int_equal(gateway_reload(), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sfsistat st = run_message("<bob@partner.test>", cases[i].h, "body\r\n");
+
+        if (st != cases[i].want || strcmp(buf_str(&ops), cases[i].ops) != 0)
+            fail_msg("%s: status %d (want %d), ops:\n%s\nwant:\n%s", cases[i].name, st,
+                     cases[i].want, buf_str(&ops), cases[i].ops);
+    }
+    /* the actions asked of the MTA include adding recipients; an MTA
+     * that cannot is refused */
+    assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
+    assert_int_equal(p0 & ~(unsigned long)SMFIF_SETSYMLIST,
+                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT);
+    assert_int_equal(mailseal_desc.xxfi_flags,
+                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT);
+    cb_close(CTX);
+    assert_int_equal(cb_negotiate(CTX, 0x1ff & ~(unsigned long)SMFIF_ADDRCPT, 0x1fffff, 0, 0,
+                                  &p0, &p1, &p2, &p3), SMFIS_REJECT);
+    cb_close(CTX);
+    write_text(path_rules, rules_a);
+    assert_int_equal(gateway_reload(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_scope),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_on_incomplete),
+        cmocka_unit_test(test_actions),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

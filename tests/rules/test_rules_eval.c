@@ -61,6 +61,10 @@ static const char *action_name(enum rule_action_kind k)
     case ACT_REJECT: return "reject";
     case ACT_QUARANTINE: return "quarantine";
     case ACT_ENCRYPT: return "encrypt";
+    case ACT_REMOVE_SUBJECT_TAG: return "remove_subject_tag";
+    case ACT_REMOVE_HEADER: return "remove_header";
+    case ACT_BCC: return "bcc";
+    case ACT_LOG: return "log";
     }
     return "?";
 }
