@@ -16,7 +16,7 @@
  *
  * The envelope, attachment and size conditions are in rules_cond_env.c,
  * the header conditions in rules_cond_hdr.c, the body text conditions in
- * rules_cond_body.c.
+ * rules_cond_body.c, sensitive_info in rules_cond_sens.c.
  *
  * The explain functions (rules_set_explain()) describe a TRUE condition in
  * a short excerpt: never a whole header, at most RULES_EXCERPT_CONTEXT
@@ -221,6 +221,7 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     COND("body_contains", cond_body, cond_body_free),
     COND("subject_or_body_contains", cond_subj_body, cond_body_free),
     COND("attachment_contains", cond_att_text, cond_body_free),
+    COND("sensitive_info", cond_sens, cond_sens_free),
 #undef COND
 };
 const size_t rules_ncond_kinds = sizeof(rules_cond_kinds) / sizeof(rules_cond_kinds[0]);

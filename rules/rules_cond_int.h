@@ -92,6 +92,22 @@ int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **e
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
 
+/* rules_scan_sens - the scan's detector state for sensitive_info (its open
+ * part settled first) in *out, NULL when the ruleset uses none or there is
+ * no scan; 0, or -1 with errno when scanning failed (rules_scan.c) */
+struct sens_scan;
+int rules_scan_sens(struct rules_scan *scan, const struct sens_scan **out);
+/* rules_cond_sens.c: sensitive_types: declarations while loading, then
+ * the sensitive_info items added to rs->sens and compiled; each 0, or -1
+ * after reporting */
+struct rules_sens_types;
+int rules_sens_declare(struct rules_sens_types **st, struct ruleset *rs,
+                       const struct ynode *map, struct diag *d);
+int rules_sens_finish(const struct rules_sens_types *st, struct ruleset *rs, const char *path,
+                      struct diag *d);
+void rules_sens_types_free(struct rules_sens_types *st);
+int rules_cond_is_sens(const struct rule_cond *c);
+
 /* cond_patterns_parse - parser shared by the pattern-list conditions (names errors by the condition) */
 int cond_patterns_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
 
@@ -125,6 +141,9 @@ RULES_COND_DECL(cond_body);
 RULES_COND_DECL(cond_subj_body);
 RULES_COND_DECL(cond_att_text);
 void cond_body_free(struct rule_cond *c);
+/* rules_cond_sens.c */
+RULES_COND_DECL(cond_sens);
+void cond_sens_free(struct rule_cond *c);
 void cond_free_list(struct rule_cond *c);
 void cond_free_re(struct rule_cond *c);
 void cond_free_data(struct rule_cond *c);

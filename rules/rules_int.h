@@ -51,6 +51,7 @@ struct rules_ctx {
 
 struct rule_cond;
 struct body_cond;
+struct sens_set;
 
 struct rules_cond_kind {
     const char *name;
@@ -121,6 +122,7 @@ struct ruleset {
     time_t (*clock)(void);    /* rules_set_clock(); NULL: time() */
     const struct body_cond **scan_conds;  /* the body conditions, by slot */
     size_t nscan;
+    struct sens_set *sens;    /* the sensitive_info entries (NULL: none used), owned */
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

@@ -10,7 +10,11 @@
  * once at the end by sorting (n log n).  The ruleset is returned only when
  * nothing was wrong; it owns every string, and rules_free() releases it.
  * A rule needs if: or if_any: (or both); unless: and active: are optional
- * (dates: rules_date.c).
+ * (dates: rules_date.c).  A file may also declare custom sensitive data
+ * types under sensitive_types: (then rules: may be left out); they are
+ * visible to the rules of every file, and the sensitive_info items of all
+ * rules are resolved against them once every file is loaded
+ * (rules_cond_sens.c).
  * Defaults: enabled true, priority 100 (RULES_DEFAULT_PRIORITY; range
  * 0..1000000, lower first, ties in load order), mode enforce, stop false.
  */
@@ -21,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "rules/rules_cond_int.h"
+#include "rules/sensitive.h"
 
 struct rules_name {
     char *name;
@@ -36,6 +41,7 @@ struct rules_loader {
     size_t seq;
     struct rules_name *names; /* every rule name seen, for duplicates */
     size_t nnames, capnames;
+    struct rules_sens_types *sens_types;  /* sensitive_types: declared so far */
 };
 
 static const char *const rule_keys[] = {
@@ -81,6 +87,7 @@ void rules_free(struct ruleset *rs)
     free(rs->rules);
     rules_re_context_free(rs->re_mctx);
     free(rs->scan_conds);
+    sens_set_free(rs->sens);
     free(rs);
 }
 
@@ -538,8 +545,8 @@ static void ld_rule(struct rules_loader *ld, const struct ynode *rn)
 /* ld_tree - check one file's top level and load its rules */
 static void ld_tree(struct rules_loader *ld, const struct ytree *t)
 {
-    static const char *const top_keys[] = { "rules" };
-    const struct ynode *root = t->root, *list;
+    static const char *const top_keys[] = { "rules", "sensitive_types" };
+    const struct ynode *root = t->root, *list, *types;
 
     if (root == NULL) {
         diag_add(ld->d, t->file, 1, 1, "the file is empty (expected 'rules:' with a list of rules)");
@@ -552,9 +559,14 @@ static void ld_tree(struct rules_loader *ld, const struct ytree *t)
         ld->bad = 1;
         return;
     }
-    if (ymap_check_keys(root, NULL, top_keys, 1, ld->d) > 0)
+    if (ymap_check_keys(root, NULL, top_keys, 2, ld->d) > 0)
         ld->bad = 1;
-    if ((list = ymap_get(root, "rules")) == NULL) {
+    if ((types = ymap_get(root, "sensitive_types")) != NULL
+        && rules_sens_declare(&ld->sens_types, ld->rs, types, ld->d) < 0)
+        ld->bad = 1;
+    if ((list = ymap_get(root, "rules")) == NULL && types != NULL)
+        return;
+    if (list == NULL) {
         diag_add(ld->d, t->file, 1, 1, "missing required key 'rules'");
         ld->bad = 1;
         return;
@@ -726,6 +738,9 @@ struct ruleset *rules_load(const char *path, struct diag *d)
     else
         ld_file(&ld, path);
     ld_check_duplicates(&ld);
+    if (rules_sens_finish(ld.sens_types, ld.rs, path, d) < 0)
+        ld.bad = 1;
+    rules_sens_types_free(ld.sens_types);
     if (ld.bad) {
         rules_free(ld.rs);
         return NULL;

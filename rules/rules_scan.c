@@ -17,6 +17,14 @@
  * and other text are matched by their own conditions.  When the ruleset
  * explains, the first match of each condition is kept as a short excerpt.
  *
+ * When the ruleset has sensitive_info conditions (ruleset->sens), the
+ * normal form of every text part, body and attachments alike, is also
+ * pushed to one sens_scan (sensitive.h), with a space that ends one chunk
+ * and starts the next pushed once, and sens_scan_part_end() at each part's
+ * end (or when text of another part arrives first).  The model already
+ * stops delivering text at the scan limit.  rules_scan_sens() gives the
+ * evaluation that state.
+ *
  * A failure while scanning (ENOMEM) does not stop the model: it is kept
  * in the scan and reported by the evaluation of a body condition.  The
  * scan is owned by the caller and released by rules_scan_free().
@@ -27,6 +35,7 @@
 
 #include "rules/keyword.h"
 #include "rules/rules_cond_int.h"
+#include "rules/sensitive.h"
 #include "rules/text_norm.h"
 
 #define RULES_SCAN_CARRY (4u * KW_MAX_PHRASE)
@@ -46,6 +55,9 @@ struct rules_scan {
     struct buf norm;          /* scratch: a chunk in normal form */
     struct buf win;           /* scratch: carry + chunk */
     int fault;                /* errno of a failure, 0 when none */
+    struct sens_scan *sens;   /* sensitive_info detectors, NULL when unused */
+    int sens_open;            /* text pushed since the last sens part end */
+    int sens_space;           /* the last byte pushed was a space */
 };
 
 /* utf8_complete - length of the prefix of s[0..len) without an incomplete
@@ -67,6 +79,10 @@ static size_t utf8_complete(const char *s, size_t len)
 /* scan_reset_part - forget the carry of the previous part */
 static void scan_reset_part(struct rules_scan *scan, const struct msg_part *part)
 {
+    if (scan->sens != NULL && scan->sens_open)
+        sens_scan_part_end(scan->sens);
+    scan->sens_open = 0;
+    scan->sens_space = 0;
     buf_reset(&scan->carry);
     scan->npending = 0;
     scan->part = part;
@@ -155,7 +171,8 @@ static int scan_text(void *arg, const struct msg_part *part, const char *utf8, s
     int att = part != NULL && (part->flags & MSG_PART_ATTACHMENT);
 
     scan->bytes += len;
-    if (scan->fault || scan->rs == NULL || scan->nhit == scan->rs->nscan || len == 0)
+    if (scan->fault || scan->rs == NULL || len == 0
+        || (scan->nhit == scan->rs->nscan && scan->sens == NULL))
         return 0;
     if (part != scan->part)
         scan_reset_part(scan, part);
@@ -171,6 +188,15 @@ static int scan_text(void *arg, const struct msg_part *part, const char *utf8, s
     memcpy(scan->pending, buf_str(&scan->win) + whole, scan->npending);
     if (text_norm(buf_str(&scan->win), whole, &scan->norm) < 0)
         goto fail;
+    if (scan->sens != NULL && scan->norm.len > 0) {
+        size_t sk = scan->sens_space && buf_str(&scan->norm)[0] == ' ';
+
+        sens_scan_push(scan->sens, buf_str(&scan->norm) + sk, scan->norm.len - sk);
+        scan->sens_open = 1;
+        scan->sens_space = buf_str(&scan->norm)[scan->norm.len - 1] == ' ';
+    }
+    if (scan->nhit == scan->rs->nscan)
+        return 0;
     buf_reset(&scan->win);
     if (scan->carry.len > 0 && scan->norm.len > 0 && buf_str(&scan->norm)[0] == ' '
         && buf_str(&scan->carry)[scan->carry.len - 1] == ' ')
@@ -217,7 +243,8 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     buf_init(&scan->norm, RULES_SCAN_NORM_MAX);
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
-        || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL) {
+        || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL
+        || (rs != NULL && rs->sens != NULL && (scan->sens = sens_scan_new(rs->sens)) == NULL)) {
         rules_scan_free(scan);
         return NULL;
     }
@@ -239,6 +266,7 @@ void rules_scan_free(struct rules_scan *scan)
         free(scan->excerpt[i]);
     free(scan->excerpt);
     free(scan->hit);
+    sens_scan_free(scan->sens);
     buf_free(&scan->carry);
     buf_free(&scan->norm);
     buf_free(&scan->win);
@@ -260,4 +288,23 @@ int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **e
     if (excerpt != NULL)
         *excerpt = scan->excerpt[slot];
     return scan->hit[slot];
+}
+
+/* rules_scan_sens - the detector state, its open part settled; 0 or -1 */
+int rules_scan_sens(struct rules_scan *scan, const struct sens_scan **out)
+{
+    *out = NULL;
+    if (scan == NULL || scan->sens == NULL)
+        return 0;
+    if (scan->fault) {
+        errno = scan->fault;
+        return -1;
+    }
+    if (scan->sens_open) {
+        sens_scan_part_end(scan->sens);
+        scan->sens_open = 0;
+        scan->sens_space = 0;
+    }
+    *out = scan->sens;
+    return 0;
 }

@@ -107,7 +107,7 @@ static const struct err_case err_cases[] = {
     { "rules:\n  - just a string\n",
       { "@/r.yaml:2:5: expected a rule (a mapping with name, if and then), not a string" } },
     { "rules:\nextra: 1\n",
-      { "@/r.yaml:2:1: unknown key 'extra' (allowed: rules)" } },
+      { "@/r.yaml:2:1: unknown key 'extra' (allowed: rules, sensitive_types)" } },
     /* YAML-level problems come from the tree */
     { "rules:\n  - name: &n a\n", { "@/r.yaml:2:11: anchors and aliases are not supported" } },
     { "rules:\n  - name: a\n    name: b\n",
@@ -144,12 +144,12 @@ static const struct err_case err_cases[] = {
         "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
         "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
         "header_contains, header_matches, subject_matches, body_contains, "
-        "subject_or_body_contains, attachment_contains)" } },
+        "subject_or_body_contains, attachment_contains, sensitive_info)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {quarantin: x}\n",
       { "@/r.yaml:4:12: unknown action 'quarantin' (did you mean 'quarantine'?)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {discard: true}\n",
       { "@/r.yaml:4:12: unknown action 'discard' (allowed: add_header, set_header, "
-        "remove_header, remove_subject_tag, prepend_subject, reject, quarantine, encrypt, bcc, log)" } },
+        "prepend_subject, reject, quarantine)" } },
     /* wrong types and values of the rule's own keys */
     { "rules:\n  - name: [a]\n" OK_IF OK_THEN, { "@/r.yaml:2:11: name: expected a string, not a list" } },
     { "rules:\n  - name: \"a b\"\n" OK_IF OK_THEN,
@@ -467,7 +467,7 @@ static void test_directory_errors(void **state)
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
         "attachment_size_over, size_over, "
         "header_contains, header_matches, subject_matches, body_contains, "
-        "subject_or_body_contains, attachment_contains)",
+        "subject_or_body_contains, attachment_contains, sensitive_info)",
         "@/rules.d/20-b.yaml:1:8: rules: expected a list of rules, not a string",
         "@/rules.d/30-c.yaml:2:11: duplicate rule name 'dup' (first defined at @/rules.d/10-a.yaml:2:11)",
         "@/rules.d/30-c.yaml:6:11: duplicate rule name 'ok' (first defined at @/rules.d/10-a.yaml:6:11)",
