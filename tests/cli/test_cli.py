@@ -242,6 +242,51 @@ class CliTest(unittest.TestCase):
         self.assertEqual((code, out), (1, ""))
         self.assertEqual(err, "%s:3:28: subject_contains: expected at least one phrase\n" % bad)
 
+    def test_new_actions_and_encrypt(self):
+        draft = self.write("actions.yaml", textwrap.dedent("""\
+            rules:
+              - name: strip
+                priority: 1
+                if: {subject_contains: "[encrypt]"}
+                then:
+                  remove_subject_tag: ["[encrypt]", "[secure]"]
+                  remove_header: X-Filler-0
+                  bcc: [audit@example.com]
+                  log: "tag stripped"
+              - name: seal
+                priority: 2
+                if: {subject_contains: "[seal]"}
+                then: {encrypt: {template: legal}}
+              - name: seal-later
+                priority: 3
+                if: {subject_contains: "[seal]"}
+                then: {encrypt: {}}
+            """))
+        r = self.dry_run(message("=?UTF-8?B?W2VuY3J5cHRdIFEz?=", extra_headers=1),
+                         "bob@partner.test", "--rules", draft)
+        self.assertEqual(r["matched"], ["strip"])
+        self.assertEqual(r["actions"], ["remove_header", "remove_subject_tag", "bcc", "log"])
+        self.assertEqual(r["action_details"], [
+            {"rule": "strip", "action": "remove_header", "items": ["X-Filler-0"]},
+            {"rule": "strip", "action": "remove_subject_tag", "items": ["[encrypt]", "[secure]"]},
+            {"rule": "strip", "action": "bcc", "items": ["audit@example.com"]},
+            {"rule": "strip", "action": "log", "value": "tag stripped"}])
+        self.assertIs(r["encrypt"], False)
+        self.assertEqual(r["outcome"], "accept (modified)")
+        # encrypt: reported, and the milter's answer (it rejects: no envelope yet)
+        r = self.dry_run(message("[seal] contract"), "bob@partner.test", "--rules", draft)
+        self.assertEqual(r["matched"], ["seal", "seal-later"])
+        self.assertIs(r["encrypt"], True)
+        self.assertEqual(r["outcome"], "encrypt")
+        self.assertEqual(r["action_details"][0], {"rule": "seal", "action": "encrypt", "value": "legal"})
+        self.assertIn("550 5.7.1", r["note"])
+        # bcc to an address that is a recipient already adds no one
+        r = self.dry_run(message("Q3 [ENCRYPT]"), "audit@example.com", "--rules", draft)
+        self.assertEqual(r["matched"], ["strip"])
+        self.assertEqual(r["outcome"], "accept (modified)")
+        r = self.dry_run(message("Q3 [ENCRYPTED]"), "audit@example.com", "--rules", draft)
+        self.assertEqual(r["matched"], [])
+
     def test_beyond_max_headers(self):
         # the Subject comes after 25 filler headers: past limits.max_headers (20)
         r = self.dry_run(message("nothing special", extra_headers=25), "bob@partner.test")
