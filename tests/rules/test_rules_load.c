@@ -149,7 +149,7 @@ static const struct err_case err_cases[] = {
       { "@/r.yaml:4:12: unknown action 'quarantin' (did you mean 'quarantine'?)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {discard: true}\n",
       { "@/r.yaml:4:12: unknown action 'discard' (allowed: add_header, set_header, "
-        "prepend_subject, reject, quarantine)" } },
+        "remove_header, remove_subject_tag, prepend_subject, reject, quarantine, encrypt, bcc, log)" } },
     /* wrong types and values of the rule's own keys */
     { "rules:\n  - name: [a]\n" OK_IF OK_THEN, { "@/r.yaml:2:11: name: expected a string, not a list" } },
     { "rules:\n  - name: \"a b\"\n" OK_IF OK_THEN,
