@@ -4,6 +4,7 @@ sends mail through Postfix and checks what the SMTP client was told, what
 reached the sink, and what Postfix queued.  Needs root and MAILSEAL_MILTER."""
 
 import base64
+import email.header
 import os
 import pwd
 import re
@@ -272,6 +273,39 @@ class Gateway(E2ETestCase):
         self.assertAccepted(result)
         got = self.sink.wait_for(1)[0]
         self.assertEqual(got.headers(TAG_HEADER[0]), [TAG_HEADER[1]])
+
+    # (m)
+    def test_strip_subject_tag_remove_header_and_bcc(self):
+        milter = self.gateway([{
+            "name": "strip-encrypt-tag",
+            "if": {"subject_contains": "[encrypt]"},
+            "then": {"remove_subject_tag": ["[encrypt]", "[secure]"],
+                     "remove_header": ["X-Internal-Id"],
+                     "bcc": ["audit@example.com"],
+                     "log": "encrypt tag stripped"}}])
+        words = base64.b64encode("[ENCRYPT] Réunion été".encode("utf-8")).decode("ascii")
+        msg = make_message(subject="=?UTF-8?B?%s?=" % words,
+                           extra_headers=[("X-Internal-Id", "42"), ("X-Keep", "kept"),
+                                          ("X-Internal-Id", "43")])
+        result = self.send(msg, rcpts=["bob@partner.test"])
+        self.assertAccepted(result)
+        # the bcc address gets a copy: every recipient reaches the sink
+        wanted = {"bob@partner.test", "audit@example.com"}
+        arrived = wait_until(lambda: wanted <= {r for m in self.sink.messages() for r in m.rcpts}, 30)
+        self.assertTrue(arrived, [m.rcpts for m in self.sink.messages()])
+        for got in self.sink.messages():
+            subject = str(email.header.make_header(email.header.decode_header(got.header("Subject"))))
+            self.assertEqual(subject, "Réunion été")
+            self.assertRegex(got.header("Subject"), r"^=\?UTF-8\?")
+            self.assertEqual(got.headers("X-Internal-Id"), [])
+            self.assertEqual(got.headers("X-Keep"), ["kept"])
+            self.assertNotIn(b"audit@example.com", got.data)     # never in a header
+            self.assertEqual(remove_headers(got.without_received(), ["Subject", LOOP]),
+                             remove_headers(msg, ["Subject", "X-Internal-Id"]))
+        self.assertRegex(milter.log(), r"%s: rule strip-encrypt-tag: log: encrypt tag stripped"
+                         % result.queue_id)
+        self.assertRegex(milter.log(), r"actions=remove_header,remove_subject_tag,bcc,log "
+                         r"outcome=accept \(modified\)")
 
 
 if __name__ == "__main__":
