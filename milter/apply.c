@@ -28,7 +28,7 @@
 #include "util/log.h"
 
 #define HEADER_VALUE_MAX (64 * 1024)
-#define RULES_BCC_RCPT_MAX 260   /* "<" 254 bytes ">" NUL */
+#define BCC_RCPT_MAX 260   /* "<" 254 bytes ">" NUL */
 
 static const char *const action_names[] = {
     [ACT_ADD_HEADER] = "add_header",
@@ -222,7 +222,7 @@ static int apply_bcc(SMFICTX *ctx, const struct msg_ctx *mc, const struct rules_
     const struct rule_action *a = &res->actions[i];
 
     for (size_t k = 0; k < a->nitems; k++) {
-        char rcpt[RULES_BCC_RCPT_MAX];
+        char rcpt[BCC_RCPT_MAX];
 
         if (is_rcpt(&mc->mctx_env, a->items[k]) || listed_before(res, i, ACT_BCC, a->items[k]))
             continue;

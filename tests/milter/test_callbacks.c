@@ -68,7 +68,13 @@ static int fake_chgheader(SMFICTX *ctx, char *n, int i, char *v)
 }
 static int fake_quarantine(SMFICTX *ctx, char *r) { (void)ctx; buf_printf(&ops, "quarantine %s\n", r); return MI_SUCCESS; }
 static int fake_setsymlist(SMFICTX *ctx, int s, char *m) { (void)ctx; (void)s; (void)m; return MI_SUCCESS; }
-static int fake_addrcpt(SMFICTX *ctx, char *r) { (void)ctx; buf_printf(&ops, "addrcpt %s\n", r); return MI_SUCCESS; }
+static int fake_addrcpt_fails;      /* the MTA refuses smfi_addrcpt */
+static int fake_addrcpt(SMFICTX *ctx, char *r)
+{
+    (void)ctx;
+    buf_printf(&ops, "addrcpt %s%s\n", r, fake_addrcpt_fails ? " (failed)" : "");
+    return fake_addrcpt_fails ? MI_FAILURE : MI_SUCCESS;
+}
 
 static const struct smfi_ops fake_ops = {
     fake_getsymval, fake_setpriv, fake_getpriv, fake_setreply, fake_addheader,
@@ -522,6 +528,12 @@ static void test_actions(void **state)
             fail_msg("%s: status %d (want %d), ops:\n%s\nwant:\n%s", cases[i].name, st,
                      cases[i].want, buf_str(&ops), cases[i].ops);
     }
+    /* a refused recipient: tempfail, no marker, nothing relayed half-changed */
+    fake_addrcpt_fails = 1;
+    assert_int_equal(run_message("<bob@partner.test>", h_copy, "body\r\n"), SMFIS_TEMPFAIL);
+    fake_addrcpt_fails = 0;
+    assert_string_equal(buf_str(&ops), "addrcpt <archive@example.com> (failed)\n"
+                        "reply 451 4.3.0 Temporary failure in the mail encryption gateway, try again later\n");
     /* the actions asked of the MTA include adding recipients; an MTA
      * that cannot is refused */
     assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
