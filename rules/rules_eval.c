@@ -17,7 +17,9 @@
  * rejects with a fixed 5xx reply (unless a reject was already decided).
  * An UNKNOWN rule never stops the evaluation: not stopping is the
  * protective choice.  res->incomplete gets the MSG_INC_* bits of UNKNOWN
- * rules that changed the result.
+ * rules that changed the result.  The first reject is res->reject; the first
+ * encrypt sets res->encrypt and its template res->encrypt_template (a
+ * message is encrypted once, with the template of the first rule).
  *
  * With rules_set_explain() the evaluator also records evidence: for each
  * TRUE rule every condition with its kind's excerpt, and for an UNKNOWN
