@@ -221,6 +221,10 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     COND("body_contains", cond_body, cond_body_free),
     COND("subject_or_body_contains", cond_subj_body, cond_body_free),
     COND("attachment_contains", cond_att_text, cond_body_free),
+    COND("body_matches", cond_body_re, cond_body_free),
+    COND("subject_or_body_matches", cond_subj_body_re, cond_body_free),
+    COND("attachment_matches", cond_att_re, cond_body_free),
+    COND("already_encrypted", cond_enc, NULL),
     COND("sensitive_info", cond_sens, cond_sens_free),
 #undef COND
 };

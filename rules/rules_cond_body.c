@@ -9,6 +9,21 @@
  *       ... in the decoded subject or in that text
  *   attachment_contains: PHRASE | [PHRASE, ...]
  *       ... in the decoded text of an attachment (text types only)
+ *   body_matches: PATTERN | [PATTERN, ...]
+ *   subject_or_body_matches: PATTERN | [PATTERN, ...]
+ *   attachment_matches: PATTERN | [PATTERN, ...]
+ *       as the three above, with PCRE2 patterns (compiled once at load,
+ *       caseless, JIT, the match limit of rules_match.c) instead of phrases
+ *
+ * Patterns see the same text as phrases: the normal form of text_norm()
+ * (lowercase, white space runs as one space, HTML already reduced to
+ * text), so a pattern is written for lowercase text with single spaces.
+ * The scan runs them over a sliding window per part: each chunk together
+ * with the last RULES_SCAN_CARRY (4 KiB) bytes of the part's normal form
+ * before it; a match longer than that overlap may be missed, and ^ and $
+ * are the ends of the window, not of the text.  A pattern stops being run
+ * once it matched.  A pattern that hit the match limit and matched nowhere
+ * else makes its condition unknown (MSG_INC_SCAN).
  *
  * Phrases match as for subject_contains (keyword.h), on text in normal
  * form, across the chunks the model delivers.  A condition that did not
@@ -36,6 +51,7 @@ void cond_body_free(struct rule_cond *c)
 
     if (b != NULL) {
         kw_set_free(b->ks);
+        re_set_free(b->re);
         free(b);
     }
     c->data = NULL;
@@ -96,21 +112,54 @@ static int body_parse(const char *what, enum body_target target, struct rule_con
     return bad ? -1 : 0;
 }
 
-/* body_eval - did the scan find a phrase? */
+/* body_re_parse - a pattern or a list of patterns */
+static int body_re_parse(const char *what, enum body_target target, struct rule_cond *c,
+                         const struct ynode *arg, struct diag *d)
+{
+    struct body_cond *b = calloc(1, sizeof(*b));
+
+    if (b == NULL) {
+        ynode_error(d, arg, "%s: out of memory", what);
+        return -1;
+    }
+    b->target = target;
+    c->data = b;
+    return re_set_parse_opt(what, arg, 1, &b->re, d);
+}
+
+/* subject_find - the subject's first match of b (1), none (0), undecided
+ * (2), or -1 with ctx->fault; the normal-form subject in *sp */
+static int subject_find(const struct body_cond *b, struct rules_ctx *ctx,
+                        const struct buf **sp, size_t *at, size_t *mlen)
+{
+    const struct buf *s = rules_ctx_subject(ctx);
+
+    *sp = s;
+    if (s == NULL)
+        return -1;
+    if (b->re != NULL)
+        return re_set_match(b->re, ctx, buf_str(s), s->len, at, mlen);
+    return kw_find(b->ks, buf_str(s), s->len, at, mlen) >= 0;
+}
+
+/* body_eval - did the scan find a phrase or pattern? */
 static enum rules_tri body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
                                 unsigned *inc)
 {
     const struct body_cond *b = c->data;
     unsigned bits = BODY_CUT;
-    int r;
+    int r, limited = 0;
 
     if (b->target == BODY_SUBJECT_OR_TEXT) {
-        const struct buf *s = rules_ctx_subject(ctx);
+        const struct buf *s;
+        size_t at, mlen;
 
-        if (s == NULL)
+        r = subject_find(b, ctx, &s, &at, &mlen);
+        if (r < 0)
             return TRI_FALSE;
-        if (kw_match(b->ks, buf_str(s), s->len) >= 0)
+        if (r == 1)
             return TRI_TRUE;
+        limited = r == 2;
         bits |= MSG_INC_HEADERS;
     }
     r = rules_scan_result(ctx->scan, b->slot, NULL);
@@ -120,6 +169,10 @@ static enum rules_tri body_eval(const struct rule_cond *c, struct rules_ctx *ctx
     }
     if (r == 1)
         return TRI_TRUE;
+    if (r == 2 || limited) {
+        *inc |= MSG_INC_SCAN;
+        return TRI_UNKNOWN;
+    }
     return rules_ctx_unknown(ctx, bits, inc);
 }
 
@@ -130,12 +183,13 @@ static int body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct
     const char *ex = NULL;
 
     if (b->target == BODY_SUBJECT_OR_TEXT) {
-        const struct buf *s = rules_ctx_subject(ctx);
+        const struct buf *s;
         size_t at, mlen;
+        int r = subject_find(b, ctx, &s, &at, &mlen);
 
-        if (s == NULL)
+        if (r < 0)
             return -1;
-        if (kw_find(b->ks, buf_str(s), s->len, &at, &mlen) >= 0)
+        if (r == 1)
             return buf_adds(out, "subject: ") < 0 ? -1
                 : rules_excerpt(out, buf_str(s), s->len, at, mlen);
     }
@@ -196,6 +250,64 @@ enum rules_tri cond_att_text_eval(const struct rule_cond *c, struct rules_ctx *c
 
 /* cond_att_text_explain - attachment_contains */
 int cond_att_text_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}
+
+/* cond_body_re_parse - body_matches */
+int cond_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_re_parse("body_matches", BODY_TEXT, c, arg, d);
+}
+
+/* cond_body_re_eval - body_matches */
+enum rules_tri cond_body_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                 unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_body_re_explain - body_matches */
+int cond_body_re_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}
+
+/* cond_subj_body_re_parse - subject_or_body_matches */
+int cond_subj_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_re_parse("subject_or_body_matches", BODY_SUBJECT_OR_TEXT, c, arg, d);
+}
+
+/* cond_subj_body_re_eval - subject_or_body_matches */
+enum rules_tri cond_subj_body_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                      unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_subj_body_re_explain - subject_or_body_matches */
+int cond_subj_body_re_explain(const struct rule_cond *c, struct rules_ctx *ctx,
+                              struct buf *out)
+{
+    return body_explain(c, ctx, out);
+}
+
+/* cond_att_re_parse - attachment_matches */
+int cond_att_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
+{
+    return body_re_parse("attachment_matches", BODY_ATTACHMENT, c, arg, d);
+}
+
+/* cond_att_re_eval - attachment_matches */
+enum rules_tri cond_att_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                                unsigned *inc)
+{
+    return body_eval(c, ctx, inc);
+}
+
+/* cond_att_re_explain - attachment_matches */
+int cond_att_re_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
 {
     return body_explain(c, ctx, out);
 }

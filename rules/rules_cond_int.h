@@ -47,6 +47,9 @@ void str_list_free(struct str_list *l);
  * scalar); 0, or -1 after reporting. */
 int re_set_parse(const char *what, const struct ynode *arg, struct re_set **out,
                  struct diag *d);
+/* re_set_parse_opt - re_set_parse(), caseless when caseless is not 0 */
+int re_set_parse_opt(const char *what, const struct ynode *arg, int caseless,
+                     struct re_set **out, struct diag *d);
 void re_set_free(struct re_set *rs);
 /* re_set_match - 1 when a pattern matches s[0..len) (the first match at
  * s[*at .. *at + *mlen) when at is not NULL), 0 when none does, 2 when a
@@ -82,13 +85,18 @@ enum body_target { BODY_TEXT, BODY_SUBJECT_OR_TEXT, BODY_ATTACHMENT };
 struct body_cond {
     size_t slot;              /* index in ruleset->scan_conds */
     enum body_target target;
-    struct kw_set *ks;
+    struct kw_set *ks;        /* the phrases of *_contains, NULL for *_matches */
+    struct re_set *re;        /* the patterns of *_matches, NULL for *_contains */
 };
 
 /* rules_scan_result - 1 when body condition slot matched (its excerpt, if
- * the ruleset explains, in *excerpt), 0, or -1 with errno when scanning
+ * the ruleset explains, in *excerpt), 2 when it did not but a pattern hit
+ * the PCRE2 match limit on some window, 0, or -1 with errno when scanning
  * failed (rules_scan.c) */
 int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **excerpt);
+/* rules_scan_pgp_inline - 1 when the first bytes of a text/plain body part
+ * (not an attachment), after white space, were "-----BEGIN PGP MESSAGE-----" */
+int rules_scan_pgp_inline(const struct rules_scan *scan);
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
 
@@ -140,7 +148,12 @@ void cond_hdr_free(struct rule_cond *c);
 RULES_COND_DECL(cond_body);
 RULES_COND_DECL(cond_subj_body);
 RULES_COND_DECL(cond_att_text);
+RULES_COND_DECL(cond_body_re);
+RULES_COND_DECL(cond_subj_body_re);
+RULES_COND_DECL(cond_att_re);
 void cond_body_free(struct rule_cond *c);
+/* rules_cond_enc.c */
+RULES_COND_DECL(cond_enc);
 /* rules_cond_sens.c */
 RULES_COND_DECL(cond_sens);
 void cond_sens_free(struct rule_cond *c);

@@ -98,8 +98,8 @@ void re_set_free(struct re_set *set)
 }
 
 /* re_item - compile one pattern node into set */
-static int re_item(const char *what, const struct ynode *item, struct re_set *set,
-                   struct diag *d)
+static int re_item(const char *what, const struct ynode *item, uint32_t opts,
+                   struct re_set *set, struct diag *d)
 {
     pcre2_code *re;
     int err;
@@ -108,7 +108,7 @@ static int re_item(const char *what, const struct ynode *item, struct re_set *se
     if (rules_text_ok(item, what, RULES_PATTERN_MAX, RULES_TEXT_TAB, d) < 0)
         return -1;
     re = pcre2_compile((PCRE2_SPTR)item->value, item->len,
-                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, NULL);
+                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | opts, &err, &off, NULL);
     if (re == NULL) {
         PCRE2_UCHAR msg[256];
 
@@ -138,6 +138,14 @@ int cond_patterns_parse(struct rule_cond *c, const struct ynode *arg, struct dia
 int re_set_parse(const char *what, const struct ynode *arg, struct re_set **out,
                  struct diag *d)
 {
+    return re_set_parse_opt(what, arg, 0, out, d);
+}
+
+/* re_set_parse_opt - a pattern or a list of patterns, caseless or not */
+int re_set_parse_opt(const char *what, const struct ynode *arg, int caseless,
+                     struct re_set **out, struct diag *d)
+{
+    uint32_t opts = caseless ? PCRE2_CASELESS : 0;
     struct re_set *set = calloc(1, sizeof(*set));
     size_t n = arg->type == YNODE_SEQ ? arg->n : 1;
     int bad = 0;
@@ -154,13 +162,13 @@ int re_set_parse(const char *what, const struct ynode *arg, struct re_set **out,
             bad = 1;
         }
         for (size_t i = 0; i < arg->n; i++)
-            if (re_item(what, arg->items[i], set, d) < 0)
+            if (re_item(what, arg->items[i], opts, set, d) < 0)
                 bad = 1;
     } else if (arg->type == YNODE_MAP) {
         ynode_error(d, arg, "%s: expected a pattern or a list of patterns, not a mapping", what);
         bad = 1;
     } else {
-        bad = re_item(what, arg, set, d) < 0;
+        bad = re_item(what, arg, opts, set, d) < 0;
     }
     if (bad) {
         re_set_free(set);

@@ -14,7 +14,12 @@
  * bytes without any space), and the window's last run of word characters
  * is searched only with the next chunk or at the end of the part, so a
  * match is not taken for whole when the next chunk continues its word.  Text of attachment parts (MSG_PART_ATTACHMENT)
- * and other text are matched by their own conditions.  When the ruleset
+ * and other text are matched by their own conditions.  The patterns of
+ * the *_matches conditions are run over the same window (its safe end, and
+ * the carry again at the part's end), so the overlap between chunks is the
+ * carry: a pattern match longer than RULES_SCAN_CARRY may be missed.  A
+ * pattern that hits the PCRE2 match limit marks its slot undecided (2)
+ * until it matches elsewhere.  When the ruleset
  * explains, the first match of each condition is kept as a short excerpt.
  *
  * When the ruleset has sensitive_info conditions (ruleset->sens), the
@@ -24,6 +29,11 @@
  * end (or when text of another part arrives first).  The model already
  * stops delivering text at the scan limit.  rules_scan_sens() gives the
  * evaluation that state.
+ *
+ * Whatever the ruleset, the first bytes of every text/plain part that is
+ * not an attachment are looked at for an inline PGP message (leading white
+ * space, then "-----BEGIN PGP MESSAGE-----"), for already_encrypted
+ * (rules_cond_enc.c, through rules_scan_pgp_inline()).
  *
  * A failure while scanning (ENOMEM) does not stop the model: it is kept
  * in the scan and reported by the evaluation of a body condition.  The
@@ -40,12 +50,15 @@
 
 #define RULES_SCAN_CARRY (4u * KW_MAX_PHRASE)
 #define RULES_SCAN_NORM_MAX (64u * 1024 * 1024)
+#define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
+#define PGP_SKIP_MAX 1024u        /* bytes of leading white space looked past */
 
 struct rules_scan {
     const struct ruleset *rs;
     struct msg_text_sink sink;
     uint64_t bytes;           /* text bytes seen */
-    unsigned char *hit;       /* per body condition slot */
+    unsigned char *hit;       /* per body condition slot: 1 hit, 2 limit hit */
+    void *md;                 /* pcre2 match data of the pattern conditions */
     char **excerpt;           /* per slot, when explaining */
     size_t nhit;              /* slots hit */
     const struct msg_part *part;  /* the part the carry belongs to */
@@ -58,6 +71,11 @@ struct rules_scan {
     struct sens_scan *sens;   /* sensitive_info detectors, NULL when unused */
     int sens_open;            /* text pushed since the last sens part end */
     int sens_space;           /* the last byte pushed was a space */
+    const struct msg_part *head_part;  /* the part head[] belongs to */
+    size_t nhead;             /* bytes of PGP_BEGIN seen at its start */
+    size_t head_skip;         /* white space bytes skipped */
+    int head_done;            /* decided for head_part */
+    int pgp_inline;           /* a text body starts with PGP_BEGIN */
 };
 
 /* utf8_complete - length of the prefix of s[0..len) without an incomplete
@@ -120,10 +138,28 @@ static int scan_match(struct rules_scan *scan, const char *w, size_t len, size_t
         const struct body_cond *b = rs->scan_conds[i];
         size_t at, mlen;
 
-        if (scan->hit[i] || (b->target == BODY_ATTACHMENT) != att)
+        if (scan->hit[i] == 1 || (b->target == BODY_ATTACHMENT) != att)
             continue;
-        if (kw_find(b->ks, w, len, &at, &mlen) < 0)
+        if (b->re != NULL) {
+            struct rules_ctx rc;
+            int r;
+
+            memset(&rc, 0, sizeof(rc));
+            rc.rs = rs;
+            rc.md = scan->md;
+            r = re_set_match(b->re, &rc, w, len, &at, &mlen);
+            scan->md = rc.md;
+            if (r < 0) {
+                errno = rc.fault ? rc.fault : ENOMEM;
+                return -1;
+            }
+            if (r == 2)
+                scan->hit[i] = 2;
+            if (r != 1)
+                continue;
+        } else if (kw_find(b->ks, w, len, &at, &mlen) < 0) {
             continue;
+        }
         scan->hit[i] = 1;
         scan->nhit++;
         if (rs->explain) {
@@ -163,6 +199,36 @@ static int scan_keep_tail(struct rules_scan *scan)
     return buf_add(&scan->carry, w + from, len - from);
 }
 
+/* scan_head - look for PGP_BEGIN at the start of a text body part */
+static void scan_head(struct rules_scan *scan, const struct msg_part *part, const char *s,
+                      size_t len)
+{
+    const size_t want = sizeof(PGP_BEGIN) - 1;
+
+    if (part != scan->head_part) {
+        scan->head_part = part;
+        scan->nhead = 0;
+        scan->head_skip = 0;
+        scan->head_done = part == NULL || (part->flags & (MSG_PART_ATTACHMENT | MSG_PART_HTML))
+            || part->content_type == NULL || strcmp(part->content_type, "text/plain") != 0;
+    }
+    for (size_t i = 0; i < len && !scan->head_done; i++) {
+        if (scan->nhead == 0 && strchr(" \t\r\n", s[i]) != NULL && s[i] != '\0') {
+            scan->head_done = ++scan->head_skip > PGP_SKIP_MAX;
+            continue;
+        }
+        if (s[i] != PGP_BEGIN[scan->nhead]) {
+            scan->head_done = 1;
+            break;
+        }
+        scan->nhead++;
+        if (scan->nhead == want) {
+            scan->pgp_inline = 1;
+            scan->head_done = 1;
+        }
+    }
+}
+
 /* scan_text - the sink's text callback: match the chunk */
 static int scan_text(void *arg, const struct msg_part *part, const char *utf8, size_t len)
 {
@@ -171,6 +237,8 @@ static int scan_text(void *arg, const struct msg_part *part, const char *utf8, s
     int att = part != NULL && (part->flags & MSG_PART_ATTACHMENT);
 
     scan->bytes += len;
+    if (!scan->pgp_inline)
+        scan_head(scan, part, utf8, len);
     if (scan->fault || scan->rs == NULL || len == 0
         || (scan->nhit == scan->rs->nscan && scan->sens == NULL))
         return 0;
@@ -266,6 +334,8 @@ void rules_scan_free(struct rules_scan *scan)
         free(scan->excerpt[i]);
     free(scan->excerpt);
     free(scan->hit);
+    if (scan->md != NULL)
+        rules_re_match_data_free(scan->md);
     sens_scan_free(scan->sens);
     buf_free(&scan->carry);
     buf_free(&scan->norm);
@@ -274,7 +344,8 @@ void rules_scan_free(struct rules_scan *scan)
 }
 
 /* rules_scan_result - did body condition slot match (its excerpt in
- * *excerpt, NULL when none)?  1, 0, or -1 with errno: scanning failed */
+ * *excerpt, NULL when none)?  1, 2 (undecided: match limit), 0, or -1
+ * with errno: scanning failed */
 int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **excerpt)
 {
     if (excerpt != NULL)
@@ -307,4 +378,10 @@ int rules_scan_sens(struct rules_scan *scan, const struct sens_scan **out)
     }
     *out = scan->sens;
     return 0;
+}
+
+/* rules_scan_pgp_inline - did a text body start with an inline PGP message? */
+int rules_scan_pgp_inline(const struct rules_scan *scan)
+{
+    return scan != NULL && scan->pgp_inline;
 }

@@ -1,11 +1,12 @@
 /*
  * test_rules_body - the body text conditions (body_contains,
- * subject_or_body_contains, attachment_contains) fed through the scan's
+ * subject_or_body_contains, attachment_contains and their *_matches
+ * pattern forms) fed through the scan's
  * text sink in chunks: phrases split between chunks and inside a UTF-8
  * sequence, white space runs across chunks, word boundaries at a chunk
  * edge, parts kept apart, attachment text apart from body text, one byte
  * per chunk, long texts, the undecided cases, short excerpts, and the
- * load errors with their exact messages.
+ * load errors with their exact messages (a bad pattern's offset).
  *
  * Outcome per case: "T" (matched), "U:BITS" (undecided) or "F".
  */
@@ -95,6 +96,28 @@ static const struct body_case cases[] = {
     { "attachment_contains: confidential", "b:nothing", 0, "", MSG_INC_PARTS, "U:8", NULL },
     { "subject_or_body_contains: confidential", "b:nothing", 0, "x", HDR, "U:2", NULL },
     { "subject_or_body_contains: confidential", "b:nothing", 0, "x", SCAN | MSG_INC_SIZE, "U:17", NULL },
+    /* patterns: across a chunk boundary, on the normal form, caseless */
+    { "body_matches: 'invoice \\d{3}'", "b:Your Invo|ice   123 is due", 0, "", 0, "T",
+      "your >>invoice 123<< is due" },
+    { "body_matches: 'invoice \\d{3}'", "b:Your invoice 123 is due", 1, "", 0, "T",
+      "your >>invoice 123<< " },
+    { "body_matches: 'invoice \\d{3}'", "b:Your invoice#b:123 is due", 0, "", 0, "F", NULL },
+    { "body_matches: ['nomatch', 'secr[e3]t']", "b:top SECR3T", 0, "", 0, "T", "top >>secr3t<<" },
+    /* attachments apart from the body */
+    { "body_matches: 'secr[e3]t'", "a:secret", 0, "", 0, "F", NULL },
+    { "attachment_matches: 'secr[e3]t'", "b:secret#a:a secr3t file", 0, "", 0, "T",
+      "a >>secr3t<< file" },
+    { "attachment_matches: 'secr[e3]t'", "b:secret#a:x", 0, "", 0, "F", NULL },
+    { "subject_or_body_matches: 'secr[e3]t'", "b:nothing", 0, "Re: SECRET plan", 0, "T",
+      "subject: re: >>secret<< plan" },
+    { "subject_or_body_matches: 'secr[e3]t'", "b:a secret", 0, "hello", 0, "T", "a >>secret<<" },
+    /* undecided: text cut, or the match limit */
+    { "body_matches: 'secr[e3]t'", "b:nothing", 0, "", SCAN, "U:16", NULL },
+    { "body_matches: 'secr[e3]t'", "b:secret", 0, "", SCAN, "T", ">>secret<<" },
+    { "attachment_matches: 'secr[e3]t'", "b:nothing", 0, "", MSG_INC_PARTS, "U:8", NULL },
+    { "subject_or_body_matches: 'secr[e3]t'", "b:nothing", 0, "x", HDR, "U:2", NULL },
+    { "body_matches: '(a+)+\\d'", "b:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "", 0, "U:16", NULL },
+    { "body_matches: 'secr[e3]t'", "b:nothing", 0, "", HDR, "F", NULL },
 };
 
 /* feed - deliver the case's text to the scan's sink */
@@ -260,6 +283,9 @@ static const struct err_case err_cases[] = {
       "3:31: attachment_contains: phrase '\xe2\x80\x8b' has no visible characters" },
     { "subject_or_body_contains: [a, \"x\\ny\"]",
       "3:40: subject_or_body_contains: must not contain CR or LF" },
+    { "body_matches: 'a(b'", "3:24: body_matches: bad pattern at offset 3: missing closing parenthesis" },
+    { "attachment_matches: [x, '[z']",
+      "3:34: attachment_matches: bad pattern at offset 2: missing terminating ] for character class" },
     { "body_contain: a", "3:10: unknown condition 'body_contain' (did you mean 'body_contains'?)" },
 };
 

@@ -105,7 +105,8 @@ static const struct err_case err_cases[] = {
       "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
       "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
         "header_contains, header_matches, subject_matches, body_contains, "
-        "subject_or_body_contains, attachment_contains, sensitive_info)" },
+        "subject_or_body_contains, attachment_contains, body_matches, subject_or_body_matches, "
+        "attachment_matches, already_encrypted, sensitive_info)" },
 };
 
 /* test_errors - every invalid argument gives exactly its message */

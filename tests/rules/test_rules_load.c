@@ -138,13 +138,14 @@ static const struct err_case err_cases[] = {
         "priority, mode, stop, if, if_any, unless, active, then)" } },
     { "rules:\n  - name: a\n    if: {subjct_contains: x}\n" OK_THEN,
       { "@/r.yaml:3:10: unknown condition 'subjct_contains' (did you mean 'subject_contains'?)" } },
-    { "rules:\n  - name: a\n    if:\n      body_matches: x\n      recipient_scope: internal\n" OK_THEN,
-      { "@/r.yaml:4:7: unknown condition 'body_matches' (allowed: subject_contains, recipient_scope, "
+    { "rules:\n  - name: a\n    if:\n      language_is: x\n      recipient_scope: internal\n" OK_THEN,
+      { "@/r.yaml:4:7: unknown condition 'language_is' (allowed: subject_contains, recipient_scope, "
         "sender_is, sender_domain_is, sender_matches, sender_scope, recipient_is, "
         "recipient_domain_is, recipient_matches, has_attachment, attachment_name_matches, "
         "attachment_extension_is, attachment_type_is, attachment_size_over, size_over, "
         "header_contains, header_matches, subject_matches, body_contains, "
-        "subject_or_body_contains, attachment_contains, sensitive_info)" } },
+        "subject_or_body_contains, attachment_contains, body_matches, subject_or_body_matches, "
+        "attachment_matches, already_encrypted, sensitive_info)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {quarantin: x}\n",
       { "@/r.yaml:4:12: unknown action 'quarantin' (did you mean 'quarantine'?)" } },
     { "rules:\n  - name: a\n" OK_IF "    then: {discard: true}\n",
@@ -467,7 +468,8 @@ static void test_directory_errors(void **state)
         "attachment_name_matches, attachment_extension_is, attachment_type_is, "
         "attachment_size_over, size_over, "
         "header_contains, header_matches, subject_matches, body_contains, "
-        "subject_or_body_contains, attachment_contains, sensitive_info)",
+        "subject_or_body_contains, attachment_contains, body_matches, subject_or_body_matches, "
+        "attachment_matches, already_encrypted, sensitive_info)",
         "@/rules.d/20-b.yaml:1:8: rules: expected a list of rules, not a string",
         "@/rules.d/30-c.yaml:2:11: duplicate rule name 'dup' (first defined at @/rules.d/10-a.yaml:2:11)",
         "@/rules.d/30-c.yaml:6:11: duplicate rule name 'ok' (first defined at @/rules.d/10-a.yaml:6:11)",
