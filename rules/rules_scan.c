@@ -49,6 +49,7 @@
 #include "rules/text_norm.h"
 
 #define RULES_SCAN_CARRY (4u * KW_MAX_PHRASE)
+#define RULES_SCAN_SPACE_REACH 256u  /* bytes before the cut looked at for a space */
 #define RULES_SCAN_NORM_MAX (64u * 1024 * 1024)
 #define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
 #define PGP_SKIP_MAX 1024u        /* bytes of leading white space looked past */
@@ -186,7 +187,7 @@ static int scan_keep_tail(struct rules_scan *scan)
         size_t cut = len - RULES_SCAN_CARRY;
 
         from = cut;
-        for (size_t j = cut; j > 0 && cut - j < 256; j--) {
+        for (size_t j = cut; j > 0 && cut - j < RULES_SCAN_SPACE_REACH; j--) {
             if (w[j - 1] == ' ') {
                 from = j;
                 break;
@@ -307,7 +308,8 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     scan->sink.text = scan_text;
     scan->sink.part_end = scan_part_end;
     scan->sink.arg = scan;
-    buf_init(&scan->carry, RULES_SCAN_CARRY + 8);
+    /* the carry may start up to RULES_SCAN_SPACE_REACH bytes before the cut */
+    buf_init(&scan->carry, RULES_SCAN_CARRY + RULES_SCAN_SPACE_REACH + 8);
     buf_init(&scan->norm, RULES_SCAN_NORM_MAX);
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL

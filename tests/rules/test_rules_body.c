@@ -271,6 +271,40 @@ static void test_long_text(void **state)
     rules_free(rs);
 }
 
+/* test_carry_after_long_words - regression: a carry cut back to a space
+ * far before the cut (long words) overflowed the carry's cap and made the
+ * whole scan fail (EOVERFLOW) */
+static void test_carry_after_long_words(void **state)
+{
+    static const size_t sizes[] = { 5000, 8192, 65536 };
+    char path[512];
+    struct diag d;
+    struct ruleset *rs;
+    struct buf text = BUF_INIT(1u << 20);
+
+    (void)state;
+    rs = try_load("body_matches: 'strictly confidential'", &d, path, sizeof(path));
+    assert_non_null(rs);
+    diag_free(&d);
+    assert_int_equal(buf_adds(&text, "b:"), 0);
+    for (int i = 0; i < 300; i++) {
+        for (int j = 0; j < 200; j++)
+            assert_int_equal(buf_adds(&text, "x"), 0);
+        assert_int_equal(buf_adds(&text, " "), 0);
+    }
+    assert_int_equal(buf_adds(&text, "strictly confidential"), 0);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *ex, *got = run(rs, buf_str(&text), sizes[i], "", 0, &ex);
+
+        if (strcmp(got, "T") != 0)
+            fail_msg("chunks of %zu: %s", sizes[i], got);
+        free(got);
+        free(ex);
+    }
+    buf_free(&text);
+    rules_free(rs);
+}
+
 struct err_case {
     const char *cond;
     const char *want;
@@ -313,6 +347,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cases, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_long_text, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_carry_after_long_words, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_errors, test_tmpdir_setup, test_tmpdir_teardown),
     };
 
