@@ -307,6 +307,74 @@ class Gateway(E2ETestCase):
         self.assertRegex(milter.log(), r"actions=remove_header,remove_subject_tag,bcc,log "
                          r"outcome=accept \(modified\)")
 
+    # (n) sensitive_info through Postfix: the decoded text of every part
+    CARD = "4556 7375 8689 9855"          # passes Luhn, not a published test number
+    NOT_CARD = "4556 7375 8689 9856"      # fails Luhn
+    CARD_RULE = {"name": "card-external",
+                 "if": {"sensitive_info": [{"type": "credit_card"}],
+                        "recipient_scope": "external"},
+                 "then": {"add_header": {"name": "X-Card", "value": "yes"}}}
+
+    @staticmethod
+    def card_message(subject, rcpts, parts):
+        """card_message - a multipart/mixed message (CRLF, bytes) of parts,
+        each (header lines, body)."""
+        head = make_message(subject=subject, to=rcpts, body="")
+        head = head.replace(b"Content-Type: text/plain; charset=utf-8\r\n"
+                            b"Content-Transfer-Encoding: 8bit\r\n",
+                            b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n")
+        body = ""
+        for hdrs, text in parts:
+            body += "--b1\n" + "\n".join(hdrs) + "\n\n" + text + "\n"
+        body += "--b1--\n"
+        return head + body.replace("\n", "\r\n").encode("utf-8")
+
+    def attachment_parts(self, number):
+        """attachment_parts - a harmless body and a base64 text/plain attachment holding number."""
+        att = base64.encodebytes(("Payment details\nCard: %s\nThanks\n" % number)
+                                 .encode("ascii")).decode("ascii")
+        return [(["Content-Type: text/plain; charset=utf-8"], "See the attached file."),
+                (["Content-Type: text/plain; charset=us-ascii; name=pay.txt",
+                  "Content-Disposition: attachment; filename=pay.txt",
+                  "Content-Transfer-Encoding: base64"], att.rstrip("\n"))]
+
+    def test_card_number_in_base64_attachment_to_external_recipient_gets_header(self):
+        self.gateway([self.CARD_RULE])
+        rcpts = ["bob@partner.test"]
+        msg = self.card_message("payment", rcpts, self.attachment_parts(self.CARD))
+        self.assertAccepted(self.send(msg, rcpts=rcpts))
+        got = self.sink.wait_for(1)[0]
+        self.assertEqual(got.headers("X-Card"), ["yes"])
+        self.assertOnlyHeadersAdded(msg, got, ["X-Card"])
+        # a number failing the Luhn check is not a card
+        bad = self.card_message("payment", rcpts, self.attachment_parts(self.NOT_CARD))
+        self.assertAccepted(self.send(bad, rcpts=rcpts))
+        got = self.sink.wait_for(2)[1]
+        self.assertEqual(got.headers("X-Card"), [])
+
+    def test_card_number_to_internal_recipients_only_gets_no_header(self):
+        self.gateway([self.CARD_RULE])
+        rcpts = ["bob@example.com", "carol@example.com"]
+        msg = self.card_message("payment", rcpts, self.attachment_parts(self.CARD))
+        self.assertAccepted(self.send(msg, rcpts=rcpts))
+        got = self.sink.wait_for(1)[0]
+        self.assertEqual(got.headers("X-Card"), [])
+        self.assertEqual(got.without_received(), msg)
+
+    def test_card_number_written_with_html_entities_is_caught(self):
+        self.gateway([self.CARD_RULE])
+        rcpts = ["bob@partner.test"]
+        entities = "".join("&#%d;" % ord(c) if c.isdigit() else c for c in self.CARD)
+        html = "<html><body><p>Card:&nbsp;%s</p></body></html>" % entities
+        msg = self.card_message("payment", rcpts, [
+            (["Content-Type: text/plain; charset=utf-8"], "Nothing to see."),
+            (["Content-Type: text/html; charset=utf-8"], html)])
+        self.assertNotIn(self.CARD.encode("ascii"), msg)
+        self.assertAccepted(self.send(msg, rcpts=rcpts))
+        got = self.sink.wait_for(1)[0]
+        self.assertEqual(got.headers("X-Card"), ["yes"])
+        self.assertOnlyHeadersAdded(msg, got, ["X-Card"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
