@@ -252,15 +252,6 @@ static int has_header(const struct msg_model *m, const char *name)
     return 0;
 }
 
-/* is_rcpt - is addr (any case) an envelope recipient? */
-static int is_rcpt(const struct msg_envelope *env, const char *addr)
-{
-    for (size_t i = 0; i < env->nrcpts; i++)
-        if (strcasecmp(env->rcpts[i].addr, addr) == 0)
-            return 1;
-    return 0;
-}
-
 /* strip_tags - the subject without every remove_subject_tag tag, as
  * apply.c strips it before the prefixes; 1 when changed, 0, -1 */
 static int strip_tags(const struct rules_result *res, struct buf *subject)
@@ -318,7 +309,7 @@ static int test_outcome(const struct msg_model *m, const struct msg_envelope *en
             break;
         case ACT_BCC:
             for (size_t k = 0; k < a->nitems; k++)
-                o->modified |= !is_rcpt(env, a->items[k]);
+                o->modified |= !msg_envelope_has_rcpt(env, a->items[k]);
             break;
         case ACT_REMOVE_SUBJECT_TAG:
         case ACT_LOG:

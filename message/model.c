@@ -677,6 +677,15 @@ int msg_envelope_add_rcpt(struct msg_envelope *env, const char *addr)
     return 0;
 }
 
+/* msg_envelope_has_rcpt - 1 when addr (any case) is one of the envelope recipients */
+int msg_envelope_has_rcpt(const struct msg_envelope *env, const char *addr)
+{
+    for (size_t i = 0; i < env->nrcpts; i++)
+        if (strcasecmp(env->rcpts[i].addr, addr) == 0)
+            return 1;
+    return 0;
+}
+
 /* msg_envelope_free - release the addresses; the envelope is empty again */
 void msg_envelope_free(struct msg_envelope *env)
 {

@@ -119,6 +119,7 @@ const struct msg_header *msg_header_find(const struct msg_part *part,
 void msg_envelope_init(struct msg_envelope *env);
 int msg_envelope_set_from(struct msg_envelope *env, const char *addr);
 int msg_envelope_add_rcpt(struct msg_envelope *env, const char *addr);
+int msg_envelope_has_rcpt(const struct msg_envelope *env, const char *addr);
 void msg_envelope_free(struct msg_envelope *env);
 
 #endif

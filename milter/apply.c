@@ -205,15 +205,6 @@ static int apply_remove(SMFICTX *ctx, const struct msg_model *m,
     return 0;
 }
 
-/* is_rcpt - is addr (any case) one of the message's envelope recipients? */
-static int is_rcpt(const struct msg_envelope *env, const char *addr)
-{
-    for (size_t i = 0; i < env->nrcpts; i++)
-        if (strcasecmp(env->rcpts[i].addr, addr) == 0)
-            return 1;
-    return 0;
-}
-
 /* apply_bcc - add the addresses of action i as envelope recipients,
  * recording them in added (room for every bcc address) */
 static int apply_bcc(SMFICTX *ctx, const struct msg_ctx *mc, const struct rules_result *res,
@@ -224,7 +215,7 @@ static int apply_bcc(SMFICTX *ctx, const struct msg_ctx *mc, const struct rules_
     for (size_t k = 0; k < a->nitems; k++) {
         char rcpt[BCC_RCPT_MAX];
 
-        if (is_rcpt(&mc->mctx_env, a->items[k]) || listed_before(res, i, ACT_BCC, a->items[k]))
+        if (msg_envelope_has_rcpt(&mc->mctx_env, a->items[k]) || listed_before(res, i, ACT_BCC, a->items[k]))
             continue;
         if ((size_t)snprintf(rcpt, sizeof(rcpt), "<%s>", a->items[k]) >= sizeof(rcpt)
             || ms_smfi->addrcpt(ctx, rcpt) != MI_SUCCESS)
