@@ -178,25 +178,7 @@ static void out_cp(struct buf_stage *o, uint32_t cp)
     unsigned char u[4];
     size_t n;
 
-    if (cp < 0x80) {
-        u[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xC0 | cp >> 6);
-        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xE0 | cp >> 12);
-        u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (unsigned char)(0xF0 | cp >> 18);
-        u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
+    n = utf8_encode(cp, u);
     buf_stage_add(o, u, n);
 }
 
@@ -243,6 +225,33 @@ static inline int utf8_seq(const unsigned char *p, const unsigned char *end)
         hi = 0xBF;
     }
     return need + 1;
+}
+
+/* utf8_encode - write code point cp (<= U+10FFFF) as UTF-8 into u; its length */
+size_t utf8_encode(uint32_t cp, unsigned char u[4])
+{
+    size_t n;
+
+    if (cp < 0x80) {
+        u[0] = (unsigned char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (unsigned char)(0xC0 | cp >> 6);
+        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (unsigned char)(0xE0 | cp >> 12);
+        u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (unsigned char)(0xF0 | cp >> 18);
+        u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    return n;
 }
 
 /* utf8_valid - 1 when s[0..len) is valid UTF-8 */

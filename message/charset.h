@@ -13,6 +13,7 @@
 #define MAILSEAL_MESSAGE_CHARSET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -28,5 +29,7 @@ void charset_conv_free(struct charset_conv *cv);
 int charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out);
 /* 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const char *s, size_t len);
+/* Write code point cp (at most U+10FFFF) as UTF-8 into u; returns 1..4. */
+size_t utf8_encode(uint32_t cp, unsigned char u[4]);
 
 #endif

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message/charset.h"
 #include "message/html_text.h"
 
 #define HT_TAG_MAX    16      /* tag name bytes kept (longer names match nothing) */
@@ -533,25 +534,7 @@ static void emit_cp(struct html_text *h, struct buf_stage *o, uint32_t cp)
     }
     if (cp == 0)
         return;
-    if (cp < 0x80) {
-        u[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xC0 | cp >> 6);
-        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xE0 | cp >> 12);
-        u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (unsigned char)(0xF0 | cp >> 18);
-        u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
+    n = utf8_encode(cp, u);
     emit_text(h, o, u, n);
 }
 
