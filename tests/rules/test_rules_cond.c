@@ -24,23 +24,10 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-/* try_load - write yaml to r.yaml and load it (diagnostics into d) */
-static struct ruleset *try_load(const char *yaml, struct diag *d, char *path, size_t len)
-{
-    FILE *fp;
-
-    snprintf(path, len, "%s/r.yaml", test_tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(yaml, fp);
-    assert_int_equal(fclose(fp), 0);
-    diag_init(d);
-    return rules_load(path, d);
-}
 
 /* one_rule - the yaml of a rule "r" with the condition text cond */
 static void one_rule(char *out, size_t len, const char *cond)
@@ -119,7 +106,7 @@ static void test_errors(void **state)
         struct ruleset *rs;
 
         one_rule(yaml, sizeof(yaml), err_cases[i].cond);
-        rs = try_load(yaml, &d, path, sizeof(path));
+        rs = test_rules_try(yaml, &d, path, sizeof(path));
         snprintf(want, sizeof(want), "%s:%s", path, err_cases[i].want);
         if (rs != NULL || d.count != 1 || strcmp(d.items[0], want) != 0) {
             for (size_t j = 0; j < d.count; j++)
@@ -139,7 +126,7 @@ static void test_errors_several(void **state)
 
     (void)state;
     one_rule(yaml, sizeof(yaml), "header_contains: {name: X-Class, word: [a]}");
-    assert_null(try_load(yaml, &d, path, sizeof(path)));
+    assert_null(test_rules_try(yaml, &d, path, sizeof(path)));
     snprintf(want[0], sizeof(want[0]), "%s:3:43: unknown key 'word' in header_contains "
              "(did you mean 'words'?)", path);
     snprintf(want[1], sizeof(want[1]), "%s:3:27: header_contains: missing 'words'", path);
@@ -339,7 +326,7 @@ static void run_eval(const struct eval_case *cases, size_t n)
         char *got, *ex;
 
         one_rule(yaml, sizeof(yaml), c->cond);
-        rs = try_load(yaml, &d, path, sizeof(path));
+        rs = test_rules_try(yaml, &d, path, sizeof(path));
         if (rs == NULL) {
             diag_print(&d, stderr);
             fail_msg("case %zu (%s) did not load", i, c->cond);
@@ -386,7 +373,7 @@ static void test_match_limit(void **state)
 
     (void)state;
     one_rule(yaml, sizeof(yaml), cases[0].cond);
-    rs = try_load(yaml, &d, path, sizeof(path));
+    rs = test_rules_try(yaml, &d, path, sizeof(path));
     assert_non_null(rs);
     diag_free(&d);
     memset(addr, 'a', 120);

@@ -24,32 +24,10 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-/* load - write yaml to a file and load it; the rules must be valid */
-static struct ruleset *load(const char *yaml)
-{
-    char path[512];
-    struct diag d;
-    struct ruleset *rs;
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/r.yaml", test_tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(yaml, fp);
-    assert_int_equal(fclose(fp), 0);
-    diag_init(&d);
-    rs = rules_load(path, &d);
-    if (rs == NULL) {
-        diag_print(&d, stderr);
-        fail_msg("rules did not load");
-    }
-    diag_free(&d);
-    return rs;
-}
 
 /* action_name - the YAML name of an action kind */
 static const char *action_name(enum rule_action_kind k)
@@ -100,7 +78,7 @@ struct eval_case {
 /* run_cases - evaluate each case against the rules in yaml */
 static void run_cases(const char *yaml, const struct eval_case *cases, size_t n)
 {
-    struct ruleset *rs = load(yaml);
+    struct ruleset *rs = test_rules_load(yaml);
 
     for (size_t i = 0; i < n; i++) {
         const struct eval_case *c = &cases[i];
@@ -337,7 +315,7 @@ static void test_reject_and_action_order(void **state)
     run_cases(reject_yaml, reject_cases, sizeof(reject_cases) / sizeof(reject_cases[0]));
 
     /* the reject fields come through unchanged */
-    rs = load(reject_yaml);
+    rs = test_rules_load(reject_yaml);
     memset(&m, 0, sizeof(m));
     m.subject = "reject";
     assert_int_equal(rules_eval(rs, &m, NULL, NULL, ENC, &res), 0);
@@ -444,7 +422,7 @@ static void test_unknown(void **state)
               sizeof(unknown_reject_cases) / sizeof(unknown_reject_cases[0]));
 
     /* the fixed reply of on_incomplete: reject */
-    rs = load(unknown_header_only_yaml);
+    rs = test_rules_load(unknown_header_only_yaml);
     memset(&m, 0, sizeof(m));
     m.subject = "hello";
     m.incomplete = HDR;
@@ -490,7 +468,7 @@ static void test_scan_and_empty(void **state)
     rules_scan_free(NULL);
 
     /* a model without subject (NULL) is an empty subject */
-    rs = load("rules:\n  - name: a\n    if: {subject_contains: x}\n    then: {quarantine: q}\n");
+    rs = test_rules_load("rules:\n  - name: a\n    if: {subject_contains: x}\n    then: {quarantine: q}\n");
     m.subject = NULL;
     m.incomplete = HDR;
     assert_int_equal(rules_eval(rs, &m, NULL, NULL, ENC, &res), 0);

@@ -24,32 +24,10 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
-
-/* load - write yaml to a file and load it; the rules must be valid */
-static struct ruleset *load(const char *yaml)
-{
-    char path[512];
-    struct diag d;
-    struct ruleset *rs;
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "%s/r.yaml", test_tmpdir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(yaml, fp);
-    assert_int_equal(fclose(fp), 0);
-    diag_init(&d);
-    rs = rules_load(path, &d);
-    if (rs == NULL) {
-        diag_print(&d, stderr);
-        fail_msg("rules did not load");
-    }
-    diag_free(&d);
-    return rs;
-}
 
 struct explain_case {
     const char *subject;
@@ -155,7 +133,7 @@ static const struct explain_case explain_cases[] = {
 /* test_explain - evidence for each case, and none when explaining is off */
 static void test_explain(void **state)
 {
-    struct ruleset *rs = load(explain_yaml);
+    struct ruleset *rs = test_rules_load(explain_yaml);
 
     (void)state;
     for (size_t i = 0; i < sizeof(explain_cases) / sizeof(explain_cases[0]); i++) {
@@ -187,7 +165,7 @@ static void test_explain(void **state)
 /* test_rule_at - names and where they are written, priority order */
 static void test_rule_at(void **state)
 {
-    struct ruleset *rs = load(explain_yaml);
+    struct ruleset *rs = test_rules_load(explain_yaml);
     const char *name, *file;
     unsigned line, col;
 
