@@ -95,4 +95,11 @@ void env_writer_free(struct env_writer *w);
 int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN],
                              char *errmsg, size_t errlen);
 
+/* env_load_recovery_private - the raw X25519 private key of a PEM private
+ * key file (PKCS#8, unencrypted), refused unless it is a regular file owned
+ * by root or the caller and not readable by others (keyfile_check_perms).
+ * priv is wiped on failure. */
+int env_load_recovery_private(const char *path, unsigned char priv[ENV_X25519_LEN],
+                              char *errmsg, size_t errlen);
+
 #endif
