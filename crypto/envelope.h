@@ -102,4 +102,64 @@ int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN]
 int env_load_recovery_private(const char *path, unsigned char priv[ENV_X25519_LEN],
                               char *errmsg, size_t errlen);
 
+/*
+ * Reader.  env_reader_new(out, arg) makes a reader that passes verified
+ * plaintext to out.  env_reader_feed() takes the envelope in pieces of any
+ * size: it parses the header, then, once a key is set, decrypts each chunk
+ * and passes its plaintext to out only after the chunk's tag verified.  It
+ * returns the number of bytes it took, which is len except when the header
+ * completed without a key: it then stops right after the header, and the
+ * caller lists the slots (env_reader_header_done(), env_reader_nslots(),
+ * env_reader_slot()), calls one of the env_reader_unlock_*() until one
+ * returns 0, and feeds the rest.  env_reader_finish() at the end of input
+ * decrypts the last chunk; it fails with EBADMSG when the envelope ended
+ * inside the header or without a verified last chunk, or had bytes after
+ * it.  After any failure every further call fails the same way; plaintext
+ * already passed to out must then be discarded by the caller.
+ *
+ * The unlock functions return 0 when a slot opened (or the reader is
+ * already unlocked), -1 ENOKEY when no slot of that kind opens, EINVAL
+ * before the header is complete or for a malformed key.
+ */
+struct env_reader;
+
+struct env_slot_info {
+    unsigned kind;                /* 1, 2, 3, or another (unknown) kind */
+    unsigned body_len;
+    unsigned hint;                /* kind 1 */
+    uint32_t iterations;          /* kind 1 */
+    unsigned char key_id[8];      /* kind 3 */
+};
+
+/* env_reader_new - a reader passing verified plaintext to out; NULL with errno */
+struct env_reader *env_reader_new(env_out_fn out, void *arg);
+/* env_reader_feed - bytes taken (see above), or -1 with errno */
+long env_reader_feed(struct env_reader *r, const void *data, size_t len);
+/* env_reader_header_done - 1 once the whole header was read and checked */
+int env_reader_header_done(const struct env_reader *r);
+/* env_reader_chunk_size - the envelope's chunk_size (0 before the header) */
+size_t env_reader_chunk_size(const struct env_reader *r);
+/* env_reader_nslots - number of key slots (0 before the header) */
+size_t env_reader_nslots(const struct env_reader *r);
+/* env_reader_slot - what slot i reveals; -1 EINVAL when out of range */
+int env_reader_slot(const struct env_reader *r, size_t i, struct env_slot_info *info);
+/* env_reader_unlock_passphrase - try the kind 1 slots with a passphrase;
+ * with addr (an address, any case), the slots whose hint matches the
+ * address or "@" and its domain are tried first. */
+int env_reader_unlock_passphrase(struct env_reader *r, const char *pass, size_t len,
+                                 const char *addr);
+/* env_reader_unlock_recipient_key - try the kind 1 slots with a stored
+ * recipient key (those with its salt and iterations) */
+int env_reader_unlock_recipient_key(struct env_reader *r, const struct env_recipient_key *k);
+/* env_reader_unlock_random - try the kind 2 slots with a typed random passphrase */
+int env_reader_unlock_random(struct env_reader *r, const char *typed, size_t len);
+/* env_reader_unlock_recovery - try the kind 3 slots with the private key in a PEM file */
+int env_reader_unlock_recovery(struct env_reader *r, const char *path, char *errmsg, size_t errlen);
+/* env_reader_unlock_recovery_key - the same with a raw X25519 private key */
+int env_reader_unlock_recovery_key(struct env_reader *r, const unsigned char priv[ENV_X25519_LEN]);
+/* env_reader_finish - end of input: the last chunk must verify as the last */
+int env_reader_finish(struct env_reader *r);
+/* env_reader_free - wipe and release a reader (NULL is fine) */
+void env_reader_free(struct env_reader *r);
+
 #endif
