@@ -23,10 +23,16 @@
  * characters either side of the matched phrase.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules/keyword.h"
 #include "rules/rules_cond_int.h"
+
+struct subj_cond {
+    struct kw_set *ks;
+    size_t sslot;             /* subject slot: the ruleset scans the subject once */
+};
 
 /* cond_subject_add - add one phrase node to the set */
 static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
@@ -50,10 +56,13 @@ static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
 static int cond_subject_parse(struct rule_cond *c, const struct ynode *arg,
                               struct diag *d)
 {
+    struct subj_cond *sc = calloc(1, sizeof(*sc));
     struct kw_set *ks = kw_set_new();
     int bad = 0;
 
-    if (ks == NULL) {
+    if (ks == NULL || sc == NULL) {
+        kw_set_free(ks);
+        free(sc);
         ynode_error(d, arg, "subject_contains: out of memory");
         return -1;
     }
@@ -74,9 +83,11 @@ static int cond_subject_parse(struct rule_cond *c, const struct ynode *arg,
     }
     if (bad) {
         kw_set_free(ks);
+        free(sc);
         return -1;
     }
-    c->data = ks;
+    sc->ks = ks;
+    c->data = sc;
     return 0;
 }
 
@@ -84,11 +95,13 @@ static int cond_subject_parse(struct rule_cond *c, const struct ynode *arg,
 static enum rules_tri cond_subject_eval(const struct rule_cond *c,
                                         struct rules_ctx *ctx, unsigned *inc)
 {
-    const struct buf *s = rules_ctx_subject(ctx);
+    const struct subj_cond *sc = c->data;
+    size_t at, mlen;
+    int r = rules_ctx_subject_find(ctx, sc->sslot, &at, &mlen);
 
-    if (s == NULL)
+    if (r < 0)
         return TRI_FALSE;
-    if (kw_match(c->data, buf_str(s), s->len) >= 0)
+    if (r == 1)
         return TRI_TRUE;
     if (ctx->m != NULL && (ctx->m->incomplete & MSG_INC_HEADERS)) {
         *inc |= MSG_INC_HEADERS;
@@ -101,12 +114,14 @@ static enum rules_tri cond_subject_eval(const struct rule_cond *c,
 static int cond_subject_explain(const struct rule_cond *c, struct rules_ctx *ctx,
                                 struct buf *out)
 {
+    const struct subj_cond *sc = c->data;
     const struct buf *s = rules_ctx_subject(ctx);
     size_t at, mlen;
+    int r = rules_ctx_subject_find(ctx, sc->sslot, &at, &mlen);
 
-    if (s == NULL)
+    if (s == NULL || r < 0)
         return -1;
-    if (kw_find(c->data, buf_str(s), s->len, &at, &mlen) < 0)
+    if (r == 0)
         return 0;
     return rules_excerpt(out, buf_str(s), s->len, at, mlen);
 }
@@ -114,8 +129,32 @@ static int cond_subject_explain(const struct rule_cond *c, struct rules_ctx *ctx
 /* cond_subject_free - release the phrase set */
 static void cond_subject_free(struct rule_cond *c)
 {
-    kw_set_free(c->data);
+    struct subj_cond *sc = c->data;
+
+    if (sc != NULL)
+        kw_set_free(sc->ks);
+    free(sc);
     c->data = NULL;
+}
+
+/* rules_cond_subject_kw - the subject phrases of c and its slot's place */
+struct kw_set *rules_cond_subject_kw(const struct rule_cond *c, size_t **sslot)
+{
+    if (c->kind != NULL && c->kind->free == cond_subject_free) {
+        struct subj_cond *sc = c->data;
+
+        *sslot = &sc->sslot;
+        return sc->ks;
+    }
+    if (rules_cond_is_body(c)) {
+        struct body_cond *b = c->data;
+
+        if (b->target == BODY_SUBJECT_OR_TEXT && b->ks != NULL) {
+            *sslot = &b->sslot;
+            return b->ks;
+        }
+    }
+    return NULL;
 }
 
 #define SCOPE_INTERNAL 0x1u

@@ -139,7 +139,7 @@ static int subject_find(const struct body_cond *b, struct rules_ctx *ctx,
         return -1;
     if (b->re != NULL)
         return re_set_match(b->re, ctx, buf_str(s), s->len, at, mlen);
-    return kw_find(b->ks, buf_str(s), s->len, at, mlen) >= 0;
+    return rules_ctx_subject_find(ctx, b->sslot, at, mlen);
 }
 
 /* body_eval - did the scan find a phrase or pattern? */

@@ -84,6 +84,7 @@ enum rules_tri rules_ctx_unknown(struct rules_ctx *ctx, unsigned bits, unsigned 
 enum body_target { BODY_TEXT, BODY_SUBJECT_OR_TEXT, BODY_ATTACHMENT };
 struct body_cond {
     size_t slot;              /* index in ruleset->scan_conds */
+    size_t sslot;             /* subject slot (subject_or_body_contains) */
     enum body_target target;
     struct kw_set *ks;        /* the phrases of *_contains, NULL for *_matches */
     struct re_set *re;        /* the patterns of *_matches, NULL for *_contains */
@@ -99,6 +100,10 @@ int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **e
 int rules_scan_pgp_inline(const struct rules_scan *scan);
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
+/* rules_cond_subject_kw - the phrases c looks for in the subject
+ * (subject_contains, subject_or_body_contains) and where its subject slot
+ * is kept (*sslot), or NULL when c looks for none (rules_cond.c) */
+struct kw_set *rules_cond_subject_kw(const struct rule_cond *c, size_t **sslot);
 
 /* rules_scan_sens - the scan's detector state for sensitive_info (its open
  * part settled first) in *out, NULL when the ruleset uses none or there is

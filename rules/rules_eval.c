@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rules/keyword.h"
 #include "rules/rules_cond_int.h"
 #include "rules/text_norm.h"
 
@@ -65,6 +66,57 @@ const struct buf *rules_ctx_subject(struct rules_ctx *ctx)
     }
     ctx->have_subject = 1;
     return &ctx->subject;
+}
+
+struct subj_scan {
+    struct rules_subj_hit *hit;
+};
+
+/* subj_on_hit - the first occurrence of each subject slot's phrases */
+static int subj_on_hit(void *arg, size_t owner, size_t at, size_t mlen)
+{
+    struct rules_subj_hit *h = &((struct subj_scan *)arg)->hit[owner];
+
+    if (!h->found) {
+        h->found = 1;
+        h->at = at;
+        h->len = mlen;
+    }
+    return 0;
+}
+
+/* rules_ctx_subject_find - the subject slot's first occurrence, from one
+ * scan of the subject for every slot */
+int rules_ctx_subject_find(struct rules_ctx *ctx, size_t sslot, size_t *at, size_t *mlen)
+{
+    if (ctx->subj == NULL) {
+        const struct buf *s = rules_ctx_subject(ctx);
+        struct kw_scratch *sc;
+        struct subj_scan ss;
+        int r;
+
+        if (s == NULL)
+            return -1;
+        if ((ss.hit = calloc(ctx->rs->nsubj ? ctx->rs->nsubj : 1, sizeof(*ss.hit))) == NULL
+            || (sc = kw_scratch_new(ctx->rs->kw_subject)) == NULL) {
+            free(ss.hit);
+            ctx->fault = ENOMEM;
+            return -1;
+        }
+        r = kw_multi_scan(ctx->rs->kw_subject, sc, buf_str(s), s->len, subj_on_hit, &ss);
+        kw_scratch_free(sc);
+        if (r < 0) {
+            free(ss.hit);
+            ctx->fault = errno ? errno : EIO;
+            return -1;
+        }
+        ctx->subj = ss.hit;
+    }
+    if (sslot >= ctx->rs->nsubj || !ctx->subj[sslot].found)
+        return 0;
+    *at = ctx->subj[sslot].at;
+    *mlen = ctx->subj[sslot].len;
+    return 1;
 }
 
 /* conds_and - three-valued AND of conditions (TRUE for none); the bits of
@@ -384,6 +436,7 @@ int rules_eval(const struct ruleset *rs, const struct msg_model *m,
     if (ctx.have_subject || ctx.subject.data)
         buf_free(&ctx.subject);
     rules_re_match_data_free(ctx.md);
+    free(ctx.subj);
     if (ctx.fault) {
         rules_result_free(res);
         errno = ctx.fault;

@@ -47,6 +47,13 @@ struct rules_ctx {
     int fault;                /* errno of a transient failure, 0 when none */
     time_t now;               /* the time rules are evaluated at (active:) */
     void *md;                 /* pcre2_match_data_8 *, created on first use */
+    struct rules_subj_hit *subj;  /* per subject slot, after the one subject scan */
+};
+
+/* Where a subject slot's phrases were first found in the subject. */
+struct rules_subj_hit {
+    size_t at, len;
+    int found;
 };
 
 struct rule_cond;
@@ -122,6 +129,11 @@ struct ruleset {
     time_t (*clock)(void);    /* rules_set_clock(); NULL: time() */
     const struct body_cond **scan_conds;  /* the body conditions, by slot */
     size_t nscan;
+    size_t *scan_re;          /* the slots of the pattern (*_matches) body conditions */
+    size_t nscan_re;
+    struct kw_multi *kw_text; /* the phrases of the keyword body conditions, owner: slot */
+    struct kw_multi *kw_subject;  /* the phrases looked for in the subject, owner: subject slot */
+    size_t nsubj;             /* subject slots */
     struct sens_set *sens;    /* the sensitive_info entries (NULL: none used), owned */
 };
 
@@ -134,6 +146,11 @@ extern const size_t rules_naction_kinds;
 void rules_action_clear(struct rule_action *a);
 /* rules_ctx_subject - the normalised subject (NULL + ctx->fault on failure) */
 const struct buf *rules_ctx_subject(struct rules_ctx *ctx);
+/* rules_ctx_subject_find - did a phrase of subject slot sslot occur in the
+ * subject (1, its place in the normalised subject in *at, *mlen), or not
+ * (0)?  -1 with ctx->fault on failure.  The subject is scanned once for
+ * all slots. */
+int rules_ctx_subject_find(struct rules_ctx *ctx, size_t sslot, size_t *at, size_t *mlen);
 
 /* rules_text_ok - n is a string of at most max bytes with no CR, LF or
  * other control characters (flags relax or tighten that); 0, or -1 after

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rules/keyword.h"
 #include "rules/rules_cond_int.h"
 #include "rules/sensitive.h"
 
@@ -87,6 +88,9 @@ void rules_free(struct ruleset *rs)
     free(rs->rules);
     rules_re_context_free(rs->re_mctx);
     free(rs->scan_conds);
+    free(rs->scan_re);
+    kw_multi_free(rs->kw_text);
+    kw_multi_free(rs->kw_subject);
     sens_set_free(rs->sens);
     free(rs);
 }
@@ -673,48 +677,66 @@ static int ld_prio_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* ld_slot_conds - give the body conditions of conds their scan slots
- * (counting only, when rs->scan_conds is NULL) */
-static void ld_slot_conds(struct ruleset *rs, const struct rule_cond *conds, size_t n,
-                          size_t *count)
+/* ld_slot_conds - give the body conditions of conds their scan slots and
+ * the subject phrase conditions their subject slots, adding their phrases
+ * to the merged matchers (counting only, when rs->scan_conds is NULL) */
+static int ld_slot_conds(struct ruleset *rs, const struct rule_cond *conds, size_t n,
+                         size_t *count)
 {
     for (size_t i = 0; i < n; i++) {
         struct body_cond *b;
+        struct kw_set *ks;
+        size_t *sslot;
 
+        if (rs->scan_conds != NULL
+            && (ks = rules_cond_subject_kw(&conds[i], &sslot)) != NULL) {
+            *sslot = rs->nsubj++;
+            if (kw_multi_add(rs->kw_subject, ks, *sslot) < 0)
+                return -1;
+        }
         if (!rules_cond_is_body(&conds[i]))
             continue;
         b = conds[i].data;
         if (rs->scan_conds != NULL) {
             b->slot = *count;
             rs->scan_conds[*count] = b;
+            if (b->re != NULL)
+                rs->scan_re[rs->nscan_re++] = *count;
+            else if (kw_multi_add(rs->kw_text, b->ks, *count) < 0)
+                return -1;
         }
         (*count)++;
     }
+    return 0;
 }
 
-/* ld_slots - number the body conditions of every rule; 0 or -1 (ENOMEM) */
+/* ld_slots - number the body and subject phrase conditions of every rule
+ * and build the merged phrase matchers; 0 or -1 (ENOMEM, EIO) */
 static int ld_slots(struct ruleset *rs)
 {
+    if ((rs->kw_text = kw_multi_new()) == NULL || (rs->kw_subject = kw_multi_new()) == NULL)
+        return -1;
     for (int pass = 0; pass < 2; pass++) {
         size_t n = 0;
 
         for (size_t i = 0; i < rs->n; i++) {
             const struct rule *r = &rs->rules[i];
+            int bad = ld_slot_conds(rs, r->conds, r->nconds, &n) < 0;
 
-            ld_slot_conds(rs, r->conds, r->nconds, &n);
             for (size_t g = 0; g < r->nany; g++)
-                ld_slot_conds(rs, r->any[g].conds, r->any[g].nconds, &n);
-            ld_slot_conds(rs, r->unless, r->nunless, &n);
+                bad |= ld_slot_conds(rs, r->any[g].conds, r->any[g].nconds, &n) < 0;
+            bad |= ld_slot_conds(rs, r->unless, r->nunless, &n) < 0;
+            if (bad)
+                return -1;
         }
         if (pass == 0) {
-            if (n == 0)
-                return 0;
-            if ((rs->scan_conds = calloc(n, sizeof(*rs->scan_conds))) == NULL)
+            if ((rs->scan_conds = calloc(n ? n : 1, sizeof(*rs->scan_conds))) == NULL
+                || (rs->scan_re = calloc(n ? n : 1, sizeof(*rs->scan_re))) == NULL)
                 return -1;
         }
         rs->nscan = n;
     }
-    return 0;
+    return kw_multi_build(rs->kw_text) < 0 || kw_multi_build(rs->kw_subject) < 0 ? -1 : 0;
 }
 
 /* rules_load - load a rules file or directory into a ruleset */
@@ -746,7 +768,8 @@ struct ruleset *rules_load(const char *path, struct diag *d)
         return NULL;
     }
     if ((ld.rs->re_mctx = rules_re_context()) == NULL || ld_slots(ld.rs) < 0) {
-        diag_add(d, path, 0, 0, "out of memory");
+        diag_add(d, path, 0, 0, "cannot compile the rules: %s",
+                 errno == EIO ? "the phrase matcher failed" : strerror(errno));
         rules_free(ld.rs);
         return NULL;
     }

@@ -13,8 +13,12 @@
  * word boundary (a boundary may be misjudged only in RULES_SCAN_CARRY
  * bytes without any space), and the window's last run of word characters
  * is searched only with the next chunk or at the end of the part, so a
- * match is not taken for whole when the next chunk continues its word.  Text of attachment parts (MSG_PART_ATTACHMENT)
- * and other text are matched by their own conditions.  The patterns of
+ * match is not taken for whole when the next chunk continues its word.
+ * The phrases of all keyword conditions are found in one pass over the
+ * window with the ruleset's merged matcher (kw_multi, keyword.h), which
+ * reports each occurrence to the slots whose phrase it is.  Text of
+ * attachment parts (MSG_PART_ATTACHMENT) and other text are matched by
+ * their own conditions.  The patterns of
  * the *_matches conditions are run over the same window (its safe end, and
  * the carry again at the part's end), so the overlap between chunks is the
  * carry: a pattern match longer than RULES_SCAN_CARRY may be missed.  A
@@ -69,6 +73,7 @@ struct rules_scan {
     struct buf norm;          /* scratch: a chunk in normal form */
     struct buf win;           /* scratch: carry + chunk */
     int fault;                /* errno of a failure, 0 when none */
+    struct kw_scratch *kws;   /* scratch of the merged phrase matcher */
     struct sens_scan *sens;   /* sensitive_info detectors, NULL when unused */
     int sens_open;            /* text pushed since the last sens part end */
     int sens_space;           /* the last byte pushed was a space */
@@ -129,49 +134,82 @@ static size_t scan_safe_end(const char *w, size_t len)
     return i;
 }
 
+/* scan_hit - slot i matched w[at .. at + mlen); 0 or -1 */
+static int scan_hit(struct rules_scan *scan, size_t i, const char *w, size_t full, size_t at,
+                    size_t mlen)
+{
+    scan->hit[i] = 1;
+    scan->nhit++;
+    if (scan->rs->explain) {
+        struct buf ex = BUF_INIT(RULES_EXCERPT_MAX);
+
+        if (rules_excerpt(&ex, w, full, at, mlen) < 0
+            || (scan->excerpt[i] = buf_steal(&ex)) == NULL) {
+            buf_free(&ex);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct scan_kw_arg {
+    struct rules_scan *scan;
+    const char *w;
+    size_t full;
+    int att;
+    int fault;
+};
+
+/* scan_on_phrase - the merged matcher found a phrase of slot owner */
+static int scan_on_phrase(void *arg, size_t owner, size_t at, size_t mlen)
+{
+    struct scan_kw_arg *ka = arg;
+    struct rules_scan *scan = ka->scan;
+
+    if (scan->hit[owner] == 1 || (scan->rs->scan_conds[owner]->target == BODY_ATTACHMENT) != ka->att)
+        return 0;
+    if (scan_hit(scan, owner, ka->w, ka->full, at, mlen) < 0) {
+        ka->fault = errno ? errno : ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
 /* scan_match - search w[0..len) for every body condition not yet hit that
- * looks at this kind of text; excerpts may show context up to w[full] */
+ * looks at this kind of text: all phrases in one pass, then each pattern;
+ * excerpts may show context up to w[full] */
 static int scan_match(struct rules_scan *scan, const char *w, size_t len, size_t full, int att)
 {
     const struct ruleset *rs = scan->rs;
+    struct scan_kw_arg ka = { scan, w, full, att, 0 };
 
-    for (size_t i = 0; i < rs->nscan; i++) {
+    if (kw_multi_scan(rs->kw_text, scan->kws, w, len, scan_on_phrase, &ka) < 0)
+        return -1;
+    if (ka.fault) {
+        errno = ka.fault;
+        return -1;
+    }
+    for (size_t k = 0; k < rs->nscan_re; k++) {
+        size_t i = rs->scan_re[k], at, mlen;
         const struct body_cond *b = rs->scan_conds[i];
-        size_t at, mlen;
+        struct rules_ctx rc;
+        int r;
 
         if (scan->hit[i] == 1 || (b->target == BODY_ATTACHMENT) != att)
             continue;
-        if (b->re != NULL) {
-            struct rules_ctx rc;
-            int r;
-
-            memset(&rc, 0, sizeof(rc));
-            rc.rs = rs;
-            rc.md = scan->md;
-            r = re_set_match(b->re, &rc, w, len, &at, &mlen);
-            scan->md = rc.md;
-            if (r < 0) {
-                errno = rc.fault ? rc.fault : ENOMEM;
-                return -1;
-            }
-            if (r == 2)
-                scan->hit[i] = 2;
-            if (r != 1)
-                continue;
-        } else if (kw_find(b->ks, w, len, &at, &mlen) < 0) {
-            continue;
+        memset(&rc, 0, sizeof(rc));
+        rc.rs = rs;
+        rc.md = scan->md;
+        r = re_set_match(b->re, &rc, w, len, &at, &mlen);
+        scan->md = rc.md;
+        if (r < 0) {
+            errno = rc.fault ? rc.fault : ENOMEM;
+            return -1;
         }
-        scan->hit[i] = 1;
-        scan->nhit++;
-        if (rs->explain) {
-            struct buf ex = BUF_INIT(RULES_EXCERPT_MAX);
-
-            if (rules_excerpt(&ex, w, full, at, mlen) < 0
-                || (scan->excerpt[i] = buf_steal(&ex)) == NULL) {
-                buf_free(&ex);
-                return -1;
-            }
-        }
+        if (r == 2)
+            scan->hit[i] = 2;
+        if (r == 1 && scan_hit(scan, i, w, full, at, mlen) < 0)
+            return -1;
     }
     return 0;
 }
@@ -314,6 +352,7 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
         || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL
+        || (rs != NULL && (scan->kws = kw_scratch_new(rs->kw_text)) == NULL)
         || (rs != NULL && rs->sens != NULL && (scan->sens = sens_scan_new(rs->sens)) == NULL)) {
         rules_scan_free(scan);
         return NULL;
@@ -336,6 +375,7 @@ void rules_scan_free(struct rules_scan *scan)
         free(scan->excerpt[i]);
     free(scan->excerpt);
     free(scan->hit);
+    kw_scratch_free(scan->kws);
     if (scan->md != NULL)
         rules_re_match_data_free(scan->md);
     sens_scan_free(scan->sens);

@@ -17,7 +17,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config
-  libmilter-dev libyaml-dev libpcre2-dev libssl-dev libcmocka-dev libutf8proc-dev
+  libmilter-dev libyaml-dev libpcre2-dev libssl-dev libcmocka-dev libutf8proc-dev libhyperscan-dev
   # tests and demo
   postfix swaks python3 openssl ca-certificates
   procps iproute2 bsdutils util-linux passwd adduser

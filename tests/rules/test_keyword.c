@@ -2,13 +2,16 @@
  * test_keyword - the text normaliser (NFKC, case folding, zero-width
  * removal, white space folding, invalid UTF-8) and the phrase matcher
  * (word boundaries, punctuation edges, phrases across white space and
- * NBSP, scripts without spaces).
+ * NBSP, scripts without spaces), one set at a time and merged (kw_multi:
+ * the same cases, shared phrases, and a differential test against the
+ * one-set matcher on random phrases and texts).
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -177,6 +180,186 @@ static void test_kw_set(void **state)
     kw_set_free(ks);
 }
 
+struct owner_hits {
+    size_t n;                 /* owners */
+    int hit[64];
+    size_t at[64], len[64];   /* first occurrence */
+    size_t calls;
+    size_t stop_after;        /* 0: never stop */
+};
+
+/* on_hit - record the first occurrence per owner */
+static int on_hit(void *arg, size_t owner, size_t at, size_t mlen)
+{
+    struct owner_hits *oh = arg;
+
+    assert_true(owner < oh->n);
+    oh->calls++;
+    if (!oh->hit[owner] || at < oh->at[owner]) {
+        oh->hit[owner] = 1;
+        oh->at[owner] = at;
+        oh->len[owner] = mlen;
+    }
+    return oh->stop_after != 0 && oh->calls >= oh->stop_after;
+}
+
+/* test_kw_multi_cases - every single-phrase case, all merged in one
+ * matcher, each case its own owner */
+static void test_kw_multi_cases(void **state)
+{
+    const size_t n = sizeof(match_cases) / sizeof(match_cases[0]);
+    struct kw_multi *km = kw_multi_new();
+    struct kw_set **sets = calloc(n, sizeof(*sets));
+    struct kw_scratch *sc;
+
+    (void)state;
+    assert_non_null(km);
+    assert_non_null(sets);
+    for (size_t i = 0; i < n; i++) {
+        sets[i] = kw_set_new();
+        assert_int_equal(kw_add(sets[i], match_cases[i].phrase, strlen(match_cases[i].phrase)), 0);
+        assert_int_equal(kw_multi_add(km, sets[i], i), 0);
+    }
+    assert_int_equal(kw_multi_build(km), 0);
+    assert_int_equal(kw_multi_add(km, sets[0], 0), -1);      /* built: no more phrases */
+    assert_int_equal(errno, EINVAL);
+    assert_non_null(sc = kw_scratch_new(km));
+    for (size_t i = 0; i < n; i++) {
+        const struct match_case *c = &match_cases[i];
+        struct buf t = BUF_INIT(1 << 20);
+        struct owner_hits oh;
+
+        memset(&oh, 0, sizeof(oh));
+        oh.n = n;
+        assert_true(n <= 64);
+        assert_int_equal(text_norm(c->text, strlen(c->text), &t), 0);
+        assert_int_equal(kw_multi_scan(km, sc, buf_str(&t), t.len, on_hit, &oh), 0);
+        if (oh.hit[i] != c->match)
+            fail_msg("case %zu: '%s' in '%s': merged matcher says %s", i, c->phrase, c->text,
+                     oh.hit[i] ? "match" : "no match");
+        buf_free(&t);
+    }
+    kw_scratch_free(sc);
+    kw_multi_free(km);
+    for (size_t i = 0; i < n; i++)
+        kw_set_free(sets[i]);
+    free(sets);
+}
+
+/* test_kw_multi_shared - one phrase in three sets is stored once and
+ * reported to each owner; a callback can stop the scan; an empty matcher
+ * finds nothing */
+static void test_kw_multi_shared(void **state)
+{
+    static const char *const a[] = { "secret", "top secret" }, *const b[] = { "secret" },
+                             *const c[] = { "[encrypt]", "secret", "secret" };
+    const char *const *lists[] = { a, b, c };
+    const size_t lens[] = { 2, 1, 3 };
+    struct kw_set *sets[3];
+    struct kw_multi *km = kw_multi_new(), *empty = kw_multi_new();
+    struct kw_scratch *sc, *esc;
+    struct owner_hits oh;
+    const char *text = "this is top secret [encrypt]";
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        sets[i] = kw_set_new();
+        for (size_t j = 0; j < lens[i]; j++)
+            assert_int_equal(kw_add(sets[i], lists[i][j], strlen(lists[i][j])), 0);
+        assert_int_equal(kw_multi_add(km, sets[i], 10 + i * 10), 0);
+    }
+    assert_int_equal(kw_multi_build(km), 0);
+    assert_int_equal(kw_multi_count(km), 3);
+    assert_non_null(sc = kw_scratch_new(km));
+    memset(&oh, 0, sizeof(oh));
+    oh.n = 64;
+    assert_int_equal(kw_multi_scan(km, sc, text, strlen(text), on_hit, &oh), 0);
+    /* "secret" ends at 18 for owners 10, 20, 30; "top secret" ends there too
+     * (10); "[encrypt]" (30): five calls, the duplicate in c reported once */
+    assert_int_equal(oh.calls, 5);
+    assert_true(oh.hit[10] && oh.hit[20] && oh.hit[30]);
+    assert_int_equal(oh.at[10], 8);
+    assert_int_equal(oh.len[10], 10);
+    assert_int_equal(oh.at[20], 12);
+    assert_int_equal(oh.at[30], 12);
+    memset(&oh, 0, sizeof(oh));
+    oh.n = 64;
+    oh.stop_after = 2;
+    assert_int_equal(kw_multi_scan(km, sc, text, strlen(text), on_hit, &oh), 1);
+    assert_int_equal(oh.calls, 2);
+    assert_int_equal(kw_multi_build(empty), 0);
+    assert_non_null(esc = kw_scratch_new(empty));
+    memset(&oh, 0, sizeof(oh));
+    oh.n = 64;
+    assert_int_equal(kw_multi_scan(empty, esc, text, strlen(text), on_hit, &oh), 0);
+    assert_int_equal(oh.calls, 0);
+    kw_scratch_free(esc);
+    kw_scratch_free(sc);
+    kw_multi_free(empty);
+    kw_multi_free(km);
+    for (size_t i = 0; i < 3; i++)
+        kw_set_free(sets[i]);
+}
+
+/* test_kw_multi_differential - on random phrases and texts over a small
+ * alphabet (letters, space, punctuation, a CJK character), every owner's
+ * verdict equals the one-set matcher's */
+static void test_kw_multi_differential(void **state)
+{
+    static const char *const atoms[] = { "a", "b", "ab", " ", "[", "]", "-", "\xe6\x97\xa5" };
+    unsigned seed = 12345;
+
+    (void)state;
+    for (int round = 0; round < 200; round++) {
+        struct kw_multi *km = kw_multi_new();
+        struct kw_set *sets[8];
+        struct kw_scratch *sc;
+        struct owner_hits oh;
+        char text[256];
+        size_t tl = 0;
+
+        for (size_t s = 0; s < 8; s++) {
+            sets[s] = kw_set_new();
+            for (int k = 0; k < 3; k++) {
+                char ph[32];
+                size_t pl = 0;
+                int natoms = 1 + (int)(rand_r(&seed) % 4);
+
+                for (int x = 0; x < natoms; x++) {
+                    const char *at = atoms[rand_r(&seed) % 8];
+
+                    memcpy(ph + pl, at, strlen(at));
+                    pl += strlen(at);
+                }
+                (void)kw_add(sets[s], ph, pl);     /* all-space phrases are refused */
+            }
+            assert_int_equal(kw_multi_add(km, sets[s], s), 0);
+        }
+        while (tl < 200) {
+            const char *at = atoms[rand_r(&seed) % 8];
+
+            memcpy(text + tl, at, strlen(at));
+            tl += strlen(at);
+        }
+        assert_int_equal(kw_multi_build(km), 0);
+        assert_non_null(sc = kw_scratch_new(km));
+        memset(&oh, 0, sizeof(oh));
+        oh.n = 8;
+        assert_int_equal(kw_multi_scan(km, sc, text, tl, on_hit, &oh), 0);
+        for (size_t s = 0; s < 8; s++) {
+            size_t at, ml;
+            int one = kw_find(sets[s], text, tl, &at, &ml) >= 0;
+
+            if (one != oh.hit[s])
+                fail_msg("round %d owner %zu: multi %d, single %d", round, s, oh.hit[s], one);
+        }
+        kw_scratch_free(sc);
+        kw_multi_free(km);
+        for (size_t s = 0; s < 8; s++)
+            kw_set_free(sets[s]);
+    }
+}
+
 /* test_kw_add_errors - phrases that normalise to nothing, or are too long */
 static void test_kw_add_errors(void **state)
 {
@@ -238,6 +421,9 @@ int main(void)
         cmocka_unit_test(test_kw_match),
         cmocka_unit_test(test_kw_set),
         cmocka_unit_test(test_kw_add_errors),
+        cmocka_unit_test(test_kw_multi_cases),
+        cmocka_unit_test(test_kw_multi_shared),
+        cmocka_unit_test(test_kw_multi_differential),
         cmocka_unit_test(test_classes),
     };
 
