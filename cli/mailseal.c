@@ -17,15 +17,19 @@ static void usage(FILE *fp)
             "usage: mailseal check [-c CONFIG] [RULES...]\n"
             "       mailseal test [-c CONFIG] [--rules FILE|DIR] --from ADDR\n"
             "                     --to ADDR[,ADDR...] [--json] MESSAGE.eml\n"
+            "       mailseal secret set [-f STORE] [--passphrase-file FILE] [--iterations N] NAME\n"
+            "       mailseal secret list [-f STORE] | remove [-f STORE] NAME\n"
             "       mailseal -h | -V\n"
             "  check   validate the configuration and its rules (or RULES instead)\n"
             "  test    dry run: what the gateway would decide for a saved message\n"
+            "  secret  recipient passphrase keys (NAME: an address or @domain)\n"
             "  mailseal COMMAND -h shows the options of a command.\n");
 }
 
 int main(int argc, char **argv)
 {
     static char check_name[] = "mailseal check", test_name[] = "mailseal test";
+    static char secret_name[] = "mailseal secret";
 
     if (argc < 2) {
         usage(stderr);
@@ -43,6 +47,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "check") == 0) {
         argv[1] = check_name;
         return cmd_check(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "secret") == 0) {
+        argv[1] = secret_name;
+        return cmd_secret(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "test") == 0) {
         argv[1] = test_name;

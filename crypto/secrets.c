@@ -306,15 +306,15 @@ static int parse_iterations(const char *path, unsigned line, unsigned col, const
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9') {
             diag_add(d, path, line, col + (unsigned)i,
-                     "%s in the iterations is not a decimal digit", char_text((unsigned char)s[i], ct));
+                     "%s in the iterations is not a decimal digit",
+                     char_text((unsigned char)s[i], ct));
             return -1;
         }
         if (i < SECRETS_ITER_DIGITS + 1)
             v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    if (len > SECRETS_ITER_DIGITS || v > UINT32_MAX) {
-        diag_add(d, path, line, col, "iterations out of range (at most %lu)",
-                 (unsigned long)UINT32_MAX);
+    if (len > SECRETS_ITER_DIGITS || v > SECRETS_MAX_ITERATIONS) {
+        diag_add(d, path, line, col, "iterations above the maximum %u", SECRETS_MAX_ITERATIONS);
         return -1;
     }
     if (v < ENV_MIN_ITERATIONS) {
@@ -771,9 +771,10 @@ static int secrets_edit(const char *path, const char *name, const struct env_rec
         diag_add(d, path, 0, 0, "bad name '%s': %s", name, why);
         return -1;
     }
-    if (k != NULL && k->iterations < ENV_MIN_ITERATIONS) {
-        diag_add(d, path, 0, 0, "iterations %lu below the minimum %u",
-                 (unsigned long)k->iterations, ENV_MIN_ITERATIONS);
+    if (k != NULL
+        && (k->iterations < ENV_MIN_ITERATIONS || k->iterations > SECRETS_MAX_ITERATIONS)) {
+        diag_add(d, path, 0, 0, "iterations %lu out of range (%u to %u)",
+                 (unsigned long)k->iterations, ENV_MIN_ITERATIONS, SECRETS_MAX_ITERATIONS);
         return -1;
     }
     if (k != NULL && (newlen = format_entry(name, k, newline, sizeof(newline))) == 0) {

@@ -10,7 +10,8 @@
  * non-blank character is '#' are ignored.  NAME is a lower-cased ASCII
  * address (ann@example.net) or '@' and a lower-cased ASCII domain
  * (@example.net); internationalised domains are written as A-labels.
- * ITERATIONS is decimal, at least ENV_MIN_ITERATIONS; SALT_HEX holds
+ * ITERATIONS is decimal, from ENV_MIN_ITERATIONS to SECRETS_MAX_ITERATIONS
+ * (the most the envelope writer accepts); SALT_HEX holds
  * ENV_SALT_LEN bytes and KEK_HEX ENV_KEY_LEN bytes in hexadecimal.  Lines
  * are at most SECRETS_MAX_LINE bytes, the store at most SECRETS_MAX_ENTRIES
  * entries; a name appears once.
@@ -37,6 +38,7 @@
 #define SECRETS_MAX_ENTRIES 1000000u
 #define SECRETS_MAX_LINE 1024u        /* bytes, without the line feed */
 #define SECRETS_MAX_NAME 255u         /* bytes of a name ('@' + 254) */
+#define SECRETS_MAX_ITERATIONS 10000000u   /* the envelope writer's ENV_MAX_ITERATIONS */
 
 struct secrets;
 

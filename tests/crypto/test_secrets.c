@@ -143,7 +143,11 @@ static void test_parse_errors(void **state)
         { "ann@example.net 6000a0 " SALT " " KEK "\n",
           { ":1:21: 'a' in the iterations is not a decimal digit" } },
         { "ann@example.net 4294967296 " SALT " " KEK "\n",
-          { ":1:17: iterations out of range (at most 4294967295)" } },
+          { ":1:17: iterations above the maximum 10000000" } },
+        { "ann@example.net 10000001 " SALT " " KEK "\n",
+          { ":1:17: iterations above the maximum 10000000" } },
+        { "ann@example.net 10000000 " SALT " " KEK "\n", { NULL } },
+        { "ann@example.net 100000 " SALT " " KEK "\n", { NULL } },
         { "ann@example.net 600000\n", { ":1:23: the salt is missing (NAME ITERATIONS SALT_HEX KEK_HEX)" } },
         { "ann@example.net\n", { ":1:16: the iteration count is missing (NAME ITERATIONS SALT_HEX KEK_HEX)" } },
         { "ann@example.net 600000 " SALT " " KEK " # note\n",
@@ -529,7 +533,7 @@ static void test_edit_refusals(void **state)
     assert_string_equal(diag_get(&d, 0) + strlen(store),
                         ": bad name 'Bob@example.net': upper-case letter in the name (names are lower-case)");
     assert_non_null(strstr(diag_get(&d, 1), "bad name 'bob': the name needs an '@'"));
-    assert_non_null(strstr(diag_get(&d, 2), "iterations 99999 below the minimum 100000"));
+    assert_non_null(strstr(diag_get(&d, 2), "iterations 99999 out of range (100000 to 10000000)"));
     assert_string_equal(diag_get(&d, 3) + strlen(store), ": no entry bob@example.net");
     diag_free(&d);
     got = read_file(store);
