@@ -422,7 +422,7 @@ static struct secrets *load_fd(const char *path, int fd, struct diag *d)
     struct secret_line p;
     size_t errs = diag_count(d), len;
     unsigned line = 0;
-    int nl, got;
+    int nl, got, lost = 0;
 
     if (r == NULL || s == NULL) {
         diag_add(d, path, 0, 0, "out of memory");
@@ -444,6 +444,7 @@ static struct secrets *load_fd(const char *path, int fd, struct diag *d)
         }
         if (entries_grow(s) < 0 || buf_add(&names, p.name, strlen(p.name) + 1) < 0) {
             diag_add(d, path, line, 1, "out of memory");
+            lost = 1;
             break;
         }
         s->e[s->n].name_off = names.len - strlen(p.name) - 1;
@@ -459,6 +460,8 @@ static struct secrets *load_fd(const char *path, int fd, struct diag *d)
     reader_wipe(r);
     free(r);
     s->names = buf_steal(&names);
+    if (s->names == NULL || lost)
+        s->n = 0;          /* the names are lost (reported above): keep no entry */
     for (size_t i = 0; i < s->n; i++)
         s->e[i].name = s->names + s->e[i].name_off;
     if (s->n > 1)

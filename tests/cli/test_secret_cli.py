@@ -131,6 +131,19 @@ class SecretCli(unittest.TestCase):
         self.assertEqual((rc, out), (1, ""))
         self.assertEqual(err, "%s: no entry ann@example.net\n" % self.store)
 
+    def test_concurrent_sets_lose_nothing(self):
+        pw = self.passfile(PASS + "\n")
+        names = ["user%d@example.net" % i for i in range(8)]
+        procs = [subprocess.Popen([CLI, "secret", "set", "-f", self.store, "--passphrase-file", pw,
+                                   "--iterations", "100000", n],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, start_new_session=True) for n in names]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            self.assertEqual((p.returncode, err), (0, b""))
+        self.assertEqual(sorted(entries(self.store)), sorted(names))
+        self.assertEqual(sorted(os.listdir(self.dir)), ["pass", "secrets"])   # no temporary file
+
     def test_refused_passphrases(self):
         for text, want in (("short12\n", "too short: it needs at least 8 characters"),
                            ("\n", "the passphrase is empty"),
