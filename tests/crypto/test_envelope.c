@@ -145,6 +145,24 @@ static const char *jskip(const char *p)
 
 static const char *jparse(const char *p, struct jv *v);
 
+/* utf8_put - UTF-8 of a BMP code point; bytes written */
+static size_t utf8_put(char *out, unsigned long c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xc0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3f));
+        return 2;
+    }
+    out[0] = (char)(0xe0 | c >> 12);
+    out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+    out[2] = (char)(0x80 | (c & 0x3f));
+    return 3;
+}
+
 /* jstring - parse a string at p (after the quote) into a fresh buffer */
 static const char *jstring(const char *p, char **out)
 {
@@ -162,7 +180,21 @@ static const char *jstring(const char *p, char **out)
             case 'r': s[n++] = '\r'; break;
             case 't': s[n++] = '\t'; break;
             case '"': case '\\': case '/': s[n++] = *p; break;
-            default: return NULL;       /* \u is not used by the vectors */
+            case 'u': {
+                char hex[5] = { 0 };
+                unsigned long c;
+
+                for (int d = 0; d < 4; d++)
+                    if ((hex[d] = p[1 + d]) == '\0')
+                        return NULL;
+                c = strtoul(hex, NULL, 16);
+                if (c >= 0xd800 && c < 0xe000)
+                    return NULL;        /* surrogates: not used by the vectors */
+                n += utf8_put(s + n, c);
+                p += 4;
+                break;
+            }
+            default: return NULL;
             }
             p++;
         } else {
@@ -736,7 +768,8 @@ static void make_env(struct sink *out, uint32_t cs, const struct mkopt *o, const
     memcpy(h + 18, nb, 12);
     h[30] = 0;
     h[31] = (unsigned char)(o->extra_n + 1);
-    memcpy(h + 32, o->extra, o->extra_len);
+    if (o->extra_len > 0)
+        memcpy(h + 32, o->extra, o->extra_len);
     c = h + 32 + o->extra_len;
     c[0] = 2;
     c[1] = 0;
