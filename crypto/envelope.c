@@ -6,13 +6,12 @@
  * wrapped only in env_writer_begin(), because the header prefix every slot
  * authenticates holds header_len, known when all slots are in.  begin()
  * writes the header in one output call, derives the payload key and wipes
- * MK and the KEKs.  Plaintext then collects in one chunk buffer of
- * chunk_size + 16 bytes and is encrypted in place; a full chunk is held
- * until one more byte arrives (it is then not the last) or finish() seals
- * it as the last.  When the buffer is empty and a push holds more than a
- * chunk, the chunk is encrypted straight from the caller's bytes into the
- * buffer, so large pushes are not copied first.  Memory stays constant:
- * the slot table, the header (once, in begin) and the chunk buffer.
+ * MK and the KEKs.  Plaintext is then encrypted as it comes, straight
+ * from the caller's bytes into one chunk buffer of chunk_size + 16 bytes
+ * (see env_writer_update() for how the last flag is handled without a
+ * copy); a full chunk is written when one more byte arrives (it is then
+ * not the last) or by finish() as the last.  Memory stays constant: the
+ * slot table, the header (once, in begin) and the chunk buffer.
  *
  * Failure: -1 with errno (envelope.h); after a failure during output the
  * writer refuses every further call with EINVAL.  The caller owns the
@@ -55,8 +54,9 @@ struct env_writer {
     void *out_arg;
     EVP_CIPHER_CTX *c;                  /* keyed with PK in begin() */
     unsigned char *buf;                 /* chunk_size + 16 */
-    size_t fill;
-    uint64_t index;                     /* number of the next chunk */
+    size_t fill;                        /* bytes of the current chunk encrypted in buf */
+    int open;                           /* the current chunk's GCM is started (last = 0) */
+    uint64_t index;                     /* number of the current chunk */
 };
 
 /* env_writer_new_det - a writer drawing its random values from rng (test vectors) */
@@ -312,33 +312,52 @@ out:
     return 0;
 }
 
-/* env_writer_seal - encrypt n bytes at in (may be buf) as the next chunk and write it */
-static int env_writer_seal(struct env_writer *w, const unsigned char *in, size_t n, int last)
+/* env_writer_start - start chunk w->index in mode enc (1 encrypt, 0 decrypt); with aad, feed it */
+static int env_writer_start(struct env_writer *w, int enc, int aad_last)
 {
     unsigned char nonce[ENV_NONCE_LEN], aad[33];
-    int outl = 0, fin = 0;
+    int outl = 0;
 
     memcpy(nonce, w->nb, ENV_NONCE_LEN);
     for (int b = 0; b < 8; b++)
         nonce[ENV_NONCE_LEN - 1 - b] ^= (unsigned char)(w->index >> (8 * b));
     memcpy(aad, w->hd, 32);
-    aad[32] = last ? 1 : 0;
-    if (EVP_EncryptInit_ex(w->c, NULL, NULL, NULL, nonce) != 1
-        || EVP_EncryptUpdate(w->c, NULL, &outl, aad, (int)sizeof(aad)) != 1
-        || (n > 0 && EVP_EncryptUpdate(w->c, w->buf, &outl, in, (int)n) != 1)
-        || EVP_EncryptFinal_ex(w->c, w->buf + n, &fin) != 1
-        || EVP_CIPHER_CTX_ctrl(w->c, EVP_CTRL_GCM_GET_TAG, ENV_TAG_LEN, w->buf + n) != 1) {
+    aad[32] = aad_last > 0 ? 1 : 0;
+    if (EVP_CipherInit_ex(w->c, NULL, NULL, NULL, nonce, enc) != 1
+        || (aad_last >= 0 && EVP_CipherUpdate(w->c, NULL, &outl, aad, (int)sizeof(aad)) != 1)) {
         errno = EIO;
         return env_writer_fail(w);
     }
-    if (w->out(w->out_arg, w->buf, n + ENV_TAG_LEN) < 0)
-        return env_writer_fail(w);
-    w->index++;
-    w->fill = 0;
     return 0;
 }
 
-/* env_writer_update - encrypt plaintext, writing every chunk known not to be the last */
+/* env_writer_emit - finish the chunk in buf (fill bytes), append its tag and write it */
+static int env_writer_emit(struct env_writer *w)
+{
+    int fin = 0;
+
+    if (EVP_EncryptFinal_ex(w->c, w->buf + w->fill, &fin) != 1
+        || EVP_CIPHER_CTX_ctrl(w->c, EVP_CTRL_GCM_GET_TAG, ENV_TAG_LEN, w->buf + w->fill) != 1) {
+        errno = EIO;
+        return env_writer_fail(w);
+    }
+    if (w->out(w->out_arg, w->buf, w->fill + ENV_TAG_LEN) < 0)
+        return env_writer_fail(w);
+    w->index++;
+    w->fill = 0;
+    w->open = 0;
+    return 0;
+}
+
+/*
+ * env_writer_update - encrypt plaintext as it comes.  Each chunk is
+ * encrypted straight from the caller's bytes into the chunk buffer,
+ * assuming it is not the last (aad last = 0); when more plaintext arrives
+ * after a full chunk, its tag is computed and it is written.  The
+ * plaintext is never copied: if the chunk turns out to be the last,
+ * env_writer_finish() recovers it from the ciphertext (the GCM key stream
+ * does not depend on the AAD) and encrypts it again with last = 1.
+ */
 int env_writer_update(struct env_writer *w, const void *data, size_t len)
 {
     const unsigned char *p = data;
@@ -349,18 +368,21 @@ int env_writer_update(struct env_writer *w, const void *data, size_t len)
     }
     while (len > 0) {
         size_t take;
+        int outl = 0;
 
-        if (w->fill == w->chunk_size && env_writer_seal(w, w->buf, w->fill, 0) < 0)
+        if (w->fill == w->chunk_size && env_writer_emit(w) < 0)
             return -1;
-        if (w->fill == 0 && len > w->chunk_size) {
-            if (env_writer_seal(w, p, w->chunk_size, 0) < 0)
+        if (!w->open) {
+            if (env_writer_start(w, 1, 0) < 0)
                 return -1;
-            p += w->chunk_size;
-            len -= w->chunk_size;
-            continue;
+            w->open = 1;
         }
         take = w->chunk_size - w->fill < len ? w->chunk_size - w->fill : len;
-        memcpy(w->buf + w->fill, p, take);
+        if (EVP_EncryptUpdate(w->c, w->buf + w->fill, &outl, p, (int)take) != 1
+            || (size_t)outl != take) {
+            errno = EIO;
+            return env_writer_fail(w);
+        }
         w->fill += take;
         p += take;
         len -= take;
@@ -371,11 +393,28 @@ int env_writer_update(struct env_writer *w, const void *data, size_t len)
 /* env_writer_finish - seal and write the last chunk */
 int env_writer_finish(struct env_writer *w)
 {
+    int outl = 0;
+
     if (w == NULL || w->state != W_BODY) {
         errno = EINVAL;
         return -1;
     }
-    if (env_writer_seal(w, w->buf, w->fill, 1) < 0)
+    if (w->open && w->fill > 0) {
+        /* back to plaintext: the same key stream, decrypting without a tag check */
+        if (env_writer_start(w, 0, -1) < 0)
+            return -1;
+        if (EVP_DecryptUpdate(w->c, w->buf, &outl, w->buf, (int)w->fill) != 1) {
+            errno = EIO;
+            return env_writer_fail(w);
+        }
+    }
+    if (env_writer_start(w, 1, 1) < 0)
+        return -1;
+    if (w->fill > 0 && EVP_EncryptUpdate(w->c, w->buf, &outl, w->buf, (int)w->fill) != 1) {
+        errno = EIO;
+        return env_writer_fail(w);
+    }
+    if (env_writer_emit(w) < 0)
         return -1;
     OPENSSL_cleanse(w->buf, w->chunk_size + ENV_TAG_LEN);
     EVP_CIPHER_CTX_free(w->c);      /* frees (and wipes) the key schedule */
