@@ -386,11 +386,40 @@ int sens_set_custom(struct sens_set *set, const char *name, const char *pattern,
     return 0;
 }
 
-/* sens_set_add - adds an entry for a type */
+/* same_entry - index of an entry with this type, these keywords (compared
+ * as lower-cased) and this proximity, or -1: conditions that ask the same
+ * share one entry, so a large rule set stays within the caps */
+static long same_entry(const struct sens_set *set, int b, int c, const char *const *kw,
+                       size_t nkw, long prox)
+{
+    for (size_t i = 0; i < set->nentries; i++) {
+        const struct entry *e = &set->entries[i];
+        size_t k = 0;
+
+        if (e->builtin != b || e->custom != c || e->nkw != nkw || e->prox != prox)
+            continue;
+        while (k < nkw && strlen(kw[k]) == strlen(e->kw[k])) {
+            size_t j = 0;
+
+            while (kw[k][j] && (kw[k][j] >= 'A' && kw[k][j] <= 'Z'
+                                ? kw[k][j] - 'A' + 'a' : kw[k][j]) == e->kw[k][j])
+                j++;
+            if (kw[k][j])
+                break;
+            k++;
+        }
+        if (k == nkw)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* sens_set_add - adds an entry for a type (or finds the same one) */
 long sens_set_add(struct sens_set *set, const char *type, const char *const *keywords,
                   size_t nkw, long proximity, struct sens_error *err)
 {
     struct entry *e;
+    long e_same;
     int b, c;
 
     if (err) {
@@ -399,18 +428,12 @@ long sens_set_add(struct sens_set *set, const char *type, const char *const *key
     }
     if (!set || set->compiled || !type)
         return set_err(err, EINVAL, -1, "invalid call");
-    if (set->nentries >= SENS_MAX_ENTRIES)
-        return set_err(err, E2BIG, -1, "more than 64 sensitive_info items");
     if (proximity > SENS_MAX_PROXIMITY)
         return set_err(err, E2BIG, -1, "proximity above 4096");
     b = find_builtin(type);
     c = b < 0 ? find_custom(set, type) : -1;
     if (b < 0 && c < 0)
         return set_err(err, ENOENT, -1, "unknown sensitive type \"%.40s\"", type);
-    e = &set->entries[set->nentries];
-    memset(e, 0, sizeof(*e));
-    e->builtin = b;
-    e->custom = c;
     if (!keywords) {
         if (b >= 0) {
             keywords = builtins[b].keywords;
@@ -420,11 +443,22 @@ long sens_set_add(struct sens_set *set, const char *type, const char *const *key
             nkw = set->customs[c].nkw;
         }
     }
+    if (proximity < 0)
+        proximity = b >= 0 ? SENS_DEFAULT_PROXIMITY : set->customs[c].prox;
+    for (size_t k = 0; k < nkw; k++)
+        if (keywords[k] == NULL)
+            return set_err(err, EINVAL, -1, "missing keyword");
+    if ((e_same = same_entry(set, b, c, keywords, nkw, proximity)) >= 0)
+        return e_same;
+    if (set->nentries >= SENS_MAX_ENTRIES)
+        return set_err(err, E2BIG, -1, "more than 64 different sensitive_info items");
+    e = &set->entries[set->nentries];
+    memset(e, 0, sizeof(*e));
+    e->builtin = b;
+    e->custom = c;
     if (copy_keywords(set, keywords, nkw, &e->kw, err) < 0)
         return -1;
     e->nkw = nkw;
-    if (proximity < 0)
-        proximity = b >= 0 ? SENS_DEFAULT_PROXIMITY : set->customs[c].prox;
     e->prox = proximity;
     if (b >= 0)
         set->used_builtin |= 1u << b;

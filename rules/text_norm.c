@@ -144,35 +144,26 @@ static int text_clean(const char *in, size_t len, struct buf *clean)
     return 0;
 }
 
-/* text_norm - append the normal form of in[0..len) to out */
-int text_norm(const char *in, size_t len, struct buf *out)
+/* norm_slow - the normal form of a piece with non-ASCII characters,
+ * through utf8proc, white space folded with the state in *space */
+static int norm_slow(const char *in, size_t len, struct buf_stage *st, int *space)
 {
     struct buf clean;
     utf8proc_int32_t *u;
     utf8proc_ssize_t n, m;
-    int space = 0;
 
-    if (len > TEXT_NORM_MAX_CP) {
-        buf_free(out);
-        errno = EOVERFLOW;
-        return -1;
-    }
     buf_init(&clean, 3 * (size_t)TEXT_NORM_MAX_CP);
-    if (text_clean(in, len, &clean) < 0) {
-        buf_free(out);
+    if (text_clean(in, len, &clean) < 0)
         return -1;
-    }
     n = utf8proc_decompose((const utf8proc_uint8_t *)buf_str(&clean),
                            (utf8proc_ssize_t)clean.len, NULL, 0, TEXT_NORM_OPTS);
     if (n < 0 || (size_t)n > TEXT_NORM_MAX_CP) {
         buf_free(&clean);
-        buf_free(out);
         errno = n < 0 ? ENOMEM : EOVERFLOW;
         return -1;
     }
     if ((u = malloc(((size_t)n + 1) * sizeof(*u))) == NULL) {
         buf_free(&clean);
-        buf_free(out);
         errno = ENOMEM;
         return -1;
     }
@@ -181,29 +172,76 @@ int text_norm(const char *in, size_t len, struct buf *out)
     buf_free(&clean);
     if (m < 0 || m > n) {
         free(u);
-        buf_free(out);
         errno = ENOMEM;
         return -1;
     }
     m = utf8proc_normalize_utf32(u, m, TEXT_NORM_OPTS);
     for (utf8proc_ssize_t i = 0; i < m; i++) {
         utf8proc_uint8_t enc[4];
-        utf8proc_ssize_t k;
 
         if (text_is_space(u[i])) {
-            if (space)
+            if (*space)
                 continue;
-            space = 1;
+            *space = 1;
             u[i] = ' ';
         } else {
-            space = 0;
+            *space = 0;
         }
-        k = utf8proc_encode_char(u[i], enc);
-        if (buf_add(out, enc, (size_t)k) < 0) {
-            free(u);
-            return -1;
-        }
+        buf_stage_add(st, enc, (size_t)utf8proc_encode_char(u[i], enc));
     }
     free(u);
+    return 0;
+}
+
+/* text_norm - append the normal form of in[0..len) to out.  Runs of ASCII
+ * take a fast path (NFKC leaves ASCII alone and case folding is tolower);
+ * the rest goes through utf8proc in pieces that start with the ASCII
+ * character before them (combining marks attach to it) and end before the
+ * next ASCII character (no composition has an ASCII second character). */
+int text_norm(const char *in, size_t len, struct buf *out)
+{
+    struct buf_stage st;
+    size_t i = 0;
+    int space = 0;
+
+    if (len > TEXT_NORM_MAX_CP) {
+        buf_free(out);
+        errno = EOVERFLOW;
+        return -1;
+    }
+    buf_stage_init(&st, out);
+    while (i < len) {
+        unsigned char c = (unsigned char)in[i];
+        size_t j;
+
+        if (c >= 0x80 || (i + 1 < len && (unsigned char)in[i + 1] >= 0x80)) {
+            for (j = i + 1; j < len && (unsigned char)in[j] >= 0x80; j++)
+                ;
+            if (norm_slow(in + i, j - i, &st, &space) < 0) {
+                buf_free(out);
+                return -1;
+            }
+            i = j;
+            continue;
+        }
+        if (c == ' ' || (c >= 0x09 && c <= 0x0D)) {
+            if (!space) {
+                if (st.n == BUF_STAGE_SIZE)
+                    buf_stage_flush(&st);
+                st.s[st.n++] = ' ';
+            }
+            space = 1;
+        } else {
+            if (st.n == BUF_STAGE_SIZE)
+                buf_stage_flush(&st);
+            st.s[st.n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            space = 0;
+        }
+        i++;
+    }
+    if (buf_stage_flush(&st) < 0) {
+        buf_free(out);
+        return -1;
+    }
     return 0;
 }
