@@ -32,7 +32,9 @@
 
 #include "config/config.h"
 #include "config/config_int.h"
+#include "crypto/envelope.h"
 #include "crypto/keyfile.h"
+#include "crypto/secrets.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/yaml_tree.h"
@@ -87,6 +89,10 @@ static void ck_bool(struct cfg_loader *, const struct config_key *, const struct
 static void ck_domains(struct cfg_loader *, const struct config_key *, const struct ynode *);
 static void ck_networks(struct cfg_loader *, const struct config_key *, const struct ynode *);
 static void ck_on_incomplete(struct cfg_loader *, const struct config_key *, const struct ynode *);
+static void ck_random_pass(struct cfg_loader *, const struct config_key *, const struct ynode *);
+static void ck_header_names(struct cfg_loader *, const struct config_key *, const struct ynode *);
+static void ck_relay(struct cfg_loader *, const struct config_key *, const struct ynode *);
+static void ck_templates(struct cfg_loader *, const struct config_key *, const struct ynode *);
 
 #define F(m) offsetof(struct config, m), sizeof(((struct config *)0)->m)
 #define NOF 0, 0
@@ -129,6 +135,20 @@ static const struct config_key config_keys[] = {
     { "loop", NULL, NULL, 0, 0, NOF, 0 },
     { "loop.secret_file", ck_path, "/var/lib/mailseal/loop.key", 0, 0, F(loop_secret_file), 0 },
     { "loop.max_age", ck_duration, "7d", 60, 365 * 86400, F(loop_max_age), 0 },
+    { "envelope", NULL, NULL, 0, 0, NOF, 0 },
+    { "envelope.secrets_file", ck_path, "/etc/mailseal/secrets", 0, 0, F(secrets_file), 0 },
+    { "envelope.random_passphrase", ck_random_pass, "missing", 0, 0, F(random_passphrase), 0 },
+    { "envelope.recovery_public_key", ck_path, "", 0, 0, F(recovery_key_file), CK_EMPTY_OK },
+    { "envelope.chunk_size", ck_size, "64KB", ENV_MIN_CHUNK, ENV_MAX_CHUNK, F(chunk_size), 0 },
+    { "envelope.max_wrapper_size", ck_size, "25MB", 64 * KiB, 4 * GiB, F(max_wrapper_size), 0 },
+    { "envelope.keep_headers", ck_header_names, NULL, 0, 0, NOF, 0 },
+    { "envelope.attachment_name", ck_string, "message.html", 0, 0, F(attachment_name), 0 },
+    { "envelope.default_template", ck_string, "default", 0, 0, F(default_template), 0 },
+    { "notify", NULL, NULL, 0, 0, NOF, 0 },
+    { "notify.relay", ck_relay, "127.0.0.1:25", 0, 0, NOF, 0 },
+    { "notify.from", ck_string, "", 0, 0, F(notify_from), CK_EMPTY_OK },
+    { "notify.timeout", ck_uint, "30", 1, 600, F(notify_timeout), 0 },
+    { "templates", ck_templates, NULL, 0, 0, NOF, 0 },
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -518,6 +538,85 @@ static void ck_on_incomplete(struct cfg_loader *ld, const struct config_key *k,
     memcpy(ck_target(ld, k), &p, sizeof(p));
 }
 
+/* ck_random_pass - envelope.random_passphrase: missing, always or never */
+static void ck_random_pass(struct cfg_loader *ld, const struct config_key *k,
+                           const struct ynode *v)
+{
+    enum config_random_pass p;
+
+    if (ck_scalar(ld, k, v, "missing, always or never") < 0)
+        return;
+    if (strcmp(v->value, "missing") == 0)
+        p = CONFIG_RANDOM_MISSING;
+    else if (strcmp(v->value, "always") == 0)
+        p = CONFIG_RANDOM_ALWAYS;
+    else if (strcmp(v->value, "never") == 0)
+        p = CONFIG_RANDOM_NEVER;
+    else {
+        ck_error(ld, k, v, "expected missing, always or never, not '%s'", v->value);
+        return;
+    }
+    memcpy(ck_target(ld, k), &p, sizeof(p));
+}
+
+/* ck_relay - notify.relay: HOST:PORT, [IPV6]:PORT */
+static void ck_relay(struct cfg_loader *ld, const struct config_key *k, const struct ynode *v)
+{
+    const char *s, *colon;
+    char *end;
+    unsigned long port;
+    size_t hlen;
+
+    if (ck_scalar(ld, k, v, "HOST:PORT") < 0)
+        return;
+    s = v->value;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close[1] != ':') {
+            ck_error(ld, k, v, "expected [IPV6]:PORT, not '%s'", s);
+            return;
+        }
+        s++;
+        hlen = (size_t)(close - s);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL || strchr(s, ':') != colon) {
+            ck_error(ld, k, v, "expected HOST:PORT (an IPv6 address in brackets), not '%s'", s);
+            return;
+        }
+        hlen = (size_t)(colon - s);
+    }
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (hlen == 0 || hlen > 253 || *end != '\0' || colon[1] == '\0' || errno != 0 || port == 0
+        || port > 65535) {
+        ck_error(ld, k, v, "expected HOST:PORT with a port from 1 to 65535, not '%s'", v->value);
+        return;
+    }
+    for (size_t i = 0; i < hlen; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == '/' || (unsigned char)s[i] >= 0x7f) {
+            ck_error(ld, k, v, "invalid host in '%s'", v->value);
+            return;
+        }
+    free(ld->cfg->notify_host);
+    if ((ld->cfg->notify_host = strndup(s, hlen)) == NULL) {
+        ck_oom(ld, k, v);
+        return;
+    }
+    ld->cfg->notify_port = (unsigned)port;
+}
+
+/* ck_templates - templates: (config_template.c) */
+static void ck_templates(struct cfg_loader *ld, const struct config_key *k,
+                         const struct ynode *v)
+{
+    (void)k;
+    if (config_templates_parse(ld->cfg, v, ld->dir, ld->d) < 0)
+        ld->bad = 1;
+}
+
 /* ck_string_list - v is a list of scalars (else reported); 0 or -1 */
 static int ck_string_list(struct cfg_loader *ld, const struct config_key *k,
                           const struct ynode *v)
@@ -563,6 +662,40 @@ static void ck_domains(struct cfg_loader *ld, const struct config_key *k,
             continue;
         }
         cfg->domains[cfg->ndomains++] = dom;
+    }
+}
+
+/* ck_header_names - envelope.keep_headers: header field names */
+static void ck_header_names(struct cfg_loader *ld, const struct config_key *k,
+                            const struct ynode *v)
+{
+    struct config *cfg = ld->cfg;
+
+    if (ynode_is_null(v) || ck_string_list(ld, k, v) < 0 || v->n == 0)
+        return;
+    if ((cfg->keep_headers = calloc(v->n, sizeof(*cfg->keep_headers))) == NULL) {
+        ck_oom(ld, k, v);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const char *s = v->items[i]->value;
+        char *low;
+        int ok = v->items[i]->len > 0 && v->items[i]->len <= 128;
+
+        for (size_t j = 0; ok && s[j]; j++)
+            ok = s[j] > ' ' && s[j] < 0x7f && s[j] != ':';
+        if (!ok) {
+            ck_error(ld, k, v->items[i], "invalid header name '%s'", s);
+            continue;
+        }
+        if ((low = strdup(s)) == NULL) {
+            ck_oom(ld, k, v);
+            return;
+        }
+        for (char *p = low; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        cfg->keep_headers[cfg->nkeep_headers++] = low;
     }
 }
 
@@ -821,6 +954,51 @@ static void cfg_secret(struct cfg_loader *ld, unsigned flags)
         ld->bad = 1;
 }
 
+/* cfg_template_known - does the configuration define the template name? */
+static int cfg_template_known(void *arg, const char *name)
+{
+    return config_template_find(arg, name) != NULL;
+}
+
+/* cfg_envelope - the template list completed and checked against the
+ * rules, the recipient key store and the recovery key read */
+static void cfg_envelope(struct cfg_loader *ld, unsigned flags)
+{
+    struct config *cfg = ld->cfg;
+    const struct config_key *k;
+    char err[256];
+
+    if (config_templates_finish(cfg) < 0) {
+        diag_add(ld->d, ld->file, 0, 0, "out of memory");
+        ld->bad = 1;
+        return;
+    }
+    if (cfg->default_template != NULL && !cfg_template_known(cfg, cfg->default_template)) {
+        k = cfg_find("envelope.default_template");
+        ck_error(ld, k, ld->given[k - config_keys], "no template '%s' in templates",
+                 cfg->default_template);
+    }
+    if (cfg->rules != NULL && rules_check_templates(cfg->rules, cfg_template_known, cfg, ld->d) < 0)
+        ld->bad = 1;
+    if (cfg->recovery_key_file != NULL) {
+        k = cfg_find("envelope.recovery_public_key");
+        if (env_load_recovery_public(cfg->recovery_key_file, cfg->recovery_pub, err,
+                                     sizeof(err)) < 0)
+            ck_error(ld, k, ld->given[k - config_keys], "%s", err);
+        else
+            cfg->has_recovery = 1;
+    }
+    if (flags & CONFIG_SKIP_SECRET)
+        return;
+    /* the default store need not exist: no recipient has a stored key yet */
+    k = cfg_find("envelope.secrets_file");
+    if (ld->given[k - config_keys] == NULL && access(cfg->secrets_file, F_OK) < 0
+        && errno == ENOENT)
+        return;
+    if ((cfg->secrets = secrets_load(cfg->secrets_file, ld->d)) == NULL)
+        ld->bad = 1;
+}
+
 /* config_load - read, validate and complete a configuration */
 struct config *config_load(const char *path, unsigned flags, struct diag *d)
 {
@@ -854,6 +1032,8 @@ struct config *config_load(const char *path, unsigned flags, struct diag *d)
         cfg_apply_to(&ld);
         cfg_rules(&ld);
         if (!ld.bad)
+            cfg_envelope(&ld, flags);
+        if (!ld.bad)
             cfg_secret(&ld, flags);
     }
     ytree_free(t);
@@ -885,5 +1065,16 @@ void config_free(struct config *cfg)
     free(cfg->loop_secret_file);
     free(cfg->rules_path);
     rules_free(cfg->rules);
+    free(cfg->secrets_file);
+    secrets_free(cfg->secrets);
+    free(cfg->recovery_key_file);
+    for (size_t i = 0; i < cfg->nkeep_headers; i++)
+        free(cfg->keep_headers[i]);
+    free(cfg->keep_headers);
+    free(cfg->attachment_name);
+    free(cfg->default_template);
+    free(cfg->notify_host);
+    free(cfg->notify_from);
+    config_templates_free(cfg);
     free(cfg);
 }

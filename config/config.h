@@ -24,6 +24,27 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/mailseal/mailseal.yaml"
 #define CONFIG_LOOP_KEY_LEN 32
+#define CONFIG_RECOVERY_KEY_LEN 32
+
+struct secrets;
+
+/* envelope.random_passphrase: when a per-message random passphrase slot is added */
+enum config_random_pass {
+    CONFIG_RANDOM_MISSING,        /* when some recipient has no stored passphrase key */
+    CONFIG_RANDOM_ALWAYS,
+    CONFIG_RANDOM_NEVER           /* a recipient without a key makes the message rejected */
+};
+
+/* A branding template (templates: NAME: {...}); strings UTF-8, NULL when
+ * not given (the viewer's or the wrapper's defaults apply). */
+struct config_template {
+    char *name;
+    char *org_name, *title, *intro, *help, *lang, *color_primary, *color_background;
+    unsigned char *logo;          /* the logo file's bytes */
+    size_t logo_len;
+    char *subject;                /* the wrapper's neutral subject; NULL: the original */
+    char *text;                   /* the wrapper's instructions to the recipient */
+};
 
 struct config_net {
     int family;                   /* AF_INET or AF_INET6 */
@@ -72,6 +93,30 @@ struct config {
     /* rules: */
     char *rules_path;             /* a file, or a directory of *.yaml loaded in name order */
     struct ruleset *rules;
+
+    /* envelope: */
+    char *secrets_file;           /* the recipient key store (mailseal secret set) */
+    struct secrets *secrets;      /* loaded store; NULL when the file does not exist */
+    enum config_random_pass random_passphrase;
+    char *recovery_key_file;      /* NULL: no recovery slot */
+    unsigned char recovery_pub[CONFIG_RECOVERY_KEY_LEN];
+    int has_recovery;
+    size_t chunk_size;
+    unsigned long long max_wrapper_size;
+    char **keep_headers;          /* extra header names copied to the wrapper, lowercase */
+    size_t nkeep_headers;
+    char *attachment_name;
+    char *default_template;
+
+    /* notify: (the random passphrase, to the sender) */
+    char *notify_host;
+    unsigned notify_port;
+    unsigned notify_timeout;
+    char *notify_from;            /* envelope and header sender of notifications */
+
+    /* templates: (always holds default_template) */
+    struct config_template *templates;
+    size_t ntemplates;
 };
 
 /* config_load() flags */
@@ -80,6 +125,14 @@ struct config {
 
 struct config *config_load(const char *path, unsigned flags, struct diag *d);
 void config_free(struct config *cfg);
+
+/* config_template_find - the template called name (NULL: the default) */
+const struct config_template *config_template_find(const struct config *cfg, const char *name);
+/* config_template_view - the viewer's settings of template t (pointers
+ * into t and cfg) */
+struct viewer_template;
+void config_template_view(const struct config *cfg, const struct config_template *t,
+                          struct viewer_template *vt);
 
 /* 1 when domain (any case) is one of organization.domains. */
 int config_domain_is_internal(const struct config *cfg, const char *domain);

@@ -20,4 +20,15 @@ int config_parse_domain(const char *s, char **out, const char **why);
 int config_parse_net(const char *s, struct config_net *net, char *fix,
                      size_t fixlen, const char **why);
 
+/* config_templates_parse - templates: a mapping of name -> settings;
+ * logo paths relative to dir; 0, or -1 after reporting at the nodes
+ * (config_template.c) */
+struct ynode;
+int config_templates_parse(struct config *cfg, const struct ynode *v, const char *dir,
+                           struct diag *d);
+/* config_templates_finish - add the built-in template "default" when the
+ * file did not define one; 0 or -1 (ENOMEM) */
+int config_templates_finish(struct config *cfg);
+void config_templates_free(struct config *cfg);
+
 #endif

@@ -103,6 +103,11 @@ struct rules_result {
 
 struct ruleset *rules_load(const char *path, struct diag *d);
 void rules_free(struct ruleset *rs);
+/* rules_check_templates - every encrypt: {template: NAME} names a template
+ * known(arg, NAME) accepts; 0, or -1 after reporting each unknown one at
+ * its rule as FILE:LINE:COL */
+int rules_check_templates(const struct ruleset *rs, int (*known)(void *arg, const char *name),
+                          void *arg, struct diag *d);
 size_t rules_count(const struct ruleset *rs);
 /* Ask rules_eval() on rs to fill res->evidence (on != 0) or not (default). */
 void rules_set_explain(struct ruleset *rs, int on);

@@ -95,6 +95,27 @@ void rules_free(struct ruleset *rs)
     free(rs);
 }
 
+/* rules_check_templates - the templates the encrypt actions name exist */
+int rules_check_templates(const struct ruleset *rs, int (*known)(void *arg, const char *name),
+                          void *arg, struct diag *d)
+{
+    int bad = 0;
+
+    for (size_t i = 0; rs != NULL && i < rs->n; i++) {
+        const struct rule *r = &rs->rules[i];
+
+        for (size_t a = 0; a < r->nactions; a++)
+            if (r->actions[a].kind == ACT_ENCRYPT && r->actions[a].value != NULL
+                && !known(arg, r->actions[a].value)) {
+                diag_add(d, r->file, r->line, r->col,
+                         "rule '%s': encrypt.template '%s' is not defined under templates: "
+                         "in the configuration", r->name, r->actions[a].value);
+                bad = 1;
+            }
+    }
+    return bad ? -1 : 0;
+}
+
 /* rules_count - number of rules (enabled or not) */
 size_t rules_count(const struct ruleset *rs)
 {

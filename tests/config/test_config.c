@@ -168,10 +168,10 @@ static const struct err_case err_cases[] = {
     { MIN "rule: x\n", { "@/cfg.yaml:4:1: unknown key 'rule' (did you mean 'rules'?)" } },
     { MIN "server: x\n",
       { "@/cfg.yaml:4:1: unknown key 'server' (allowed: milter, organization, rules, spool, "
-        "limits, apply_to, policy, loop)" } },
+        "limits, apply_to, policy, loop, envelope, notify, templates)" } },
     { MIN "milter.timeout: 5\n",
       { "@/cfg.yaml:4:1: unknown key 'milter.timeout' (allowed: milter, organization, rules, "
-        "spool, limits, apply_to, policy, loop)" } },
+        "spool, limits, apply_to, policy, loop, envelope, notify, templates)" } },
     { MIN "milter:\n  sockt: unix:/x\n",
       { "@/cfg.yaml:5:3: unknown key 'sockt' in milter (did you mean 'socket'?)" } },
     { MIN "milter:\n  colour: red\n",
@@ -370,7 +370,7 @@ static const struct err_case err_cases[] = {
         "@/cfg.yaml:11:12: loop.max_age: invalid duration '7x' (expected a number with an "
         "optional unit: s, m, h, d, w)",
         "@/cfg.yaml:12:1: unknown key 'extra' (allowed: milter, organization, rules, spool, "
-        "limits, apply_to, policy, loop)",
+        "limits, apply_to, policy, loop, envelope, notify, templates)",
         "@/bad-rules.yaml:3:10: unknown condition 'subject' (allowed: subject_contains, "
         "recipient_scope, sender_is, sender_domain_is, sender_matches, sender_scope, "
         "recipient_is, recipient_domain_is, recipient_matches, has_attachment, "
@@ -380,6 +380,133 @@ static const struct err_case err_cases[] = {
         "subject_or_body_contains, attachment_contains, body_matches, subject_or_body_matches, "
         "attachment_matches, already_encrypted, sensitive_info)" } },
 };
+
+/* test_envelope_errors - the envelope, notify and templates sections:
+ * each error at its position */
+static void test_envelope_errors(void **state)
+{
+    static const struct err_case cases[] = {
+        { MIN "envelope:\n  random_passphrase: sometimes\n",
+          { "@/cfg.yaml:5:22: envelope.random_passphrase: expected missing, always or never, "
+            "not 'sometimes'" } },
+        { MIN "envelope:\n  chunk_size: 100\n",
+          { "@/cfg.yaml:5:15: envelope.chunk_size: 100 is out of range (allowed 1KB..16MB)" } },
+        { MIN "envelope:\n  keep_headers: [X-Ok, \"Bad: x\"]\n",
+          { "@/cfg.yaml:5:24: envelope.keep_headers: invalid header name 'Bad: x'" } },
+        { MIN "envelope:\n  secrets_file: nowhere\n",
+          { "@/nowhere: cannot open the secrets store: No such file or directory" } },
+        { MIN "envelope:\n  recovery_public_key: missing.pem\n",
+          { "@/cfg.yaml:5:24: envelope.recovery_public_key: @/missing.pem: "
+            "No such file or directory" } },
+        { MIN "notify:\n  relay: localhost\n",
+          { "@/cfg.yaml:5:10: notify.relay: expected HOST:PORT (an IPv6 address in brackets), "
+            "not 'localhost'" } },
+        { MIN "notify:\n  relay: \"[::1]:99999\"\n",
+          { "@/cfg.yaml:5:10: notify.relay: expected HOST:PORT with a port from 1 to 65535, "
+            "not '[::1]:99999'" } },
+        { MIN "templates:\n  corp:\n    colour: red\n",
+          { "@/cfg.yaml:6:5: unknown key 'colour' in a template (allowed: organization_name, title, "
+            "intro, help, lang, color_primary, color_background, logo, subject, text)" } },
+        { MIN "templates:\n  corp:\n    color_primary: blue\n",
+          { "@/cfg.yaml:6:5: templates.corp: color_primary is not a colour #rrggbb" } },
+        { MIN "templates:\n  \"bad name\": {}\n",
+          { "@/cfg.yaml:5:3: templates: invalid template name 'bad name' (letters, digits, "
+            ". _ -, at most 64)" } },
+        { MIN "templates:\n  corp:\n    logo: nologo.png\n",
+          { "@/cfg.yaml:6:11: logo: cannot read '@/nologo.png': No such file or directory" } },
+        { MIN "templates:\n  corp:\n    subject: \"a\\nb\"\n",
+          { "@/cfg.yaml:6:14: subject: control characters are not allowed" } },
+        { MIN "envelope:\n  default_template: corp\n",
+          { "@/cfg.yaml:5:21: envelope.default_template: no template 'corp' in templates" } },
+        { "organization:\n  domains: [example.com]\nrules: tpl-rules.yaml\n",
+          { "@/tpl-rules.yaml:2:5: rule 'e': encrypt.template 'corp' is not defined under "
+            "templates: in the configuration" } },
+    };
+
+    (void)state;
+    write_file("tpl-rules.yaml", "rules:\n  - name: e\n    if: {recipient_scope: external}\n"
+                                 "    then: {encrypt: {template: corp}}\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct diag d;
+        struct config *cfg = load(cases[i].yaml, 0, &d);
+
+        if (cfg != NULL)
+            fail_msg("case %zu loaded:\n%s", i, cases[i].yaml);
+        check_diags(&d, cases[i].want, cases[i].yaml);
+        diag_free(&d);
+    }
+}
+
+/* test_envelope_keys - every envelope, notify and templates setting */
+static void test_envelope_keys(void **state)
+{
+    static const char yaml[] =
+        MIN
+        "envelope:\n"
+        "  secrets_file: secrets\n"
+        "  random_passphrase: never\n"
+        "  chunk_size: 16KB\n"
+        "  max_wrapper_size: 10MB\n"
+        "  keep_headers: [X-Ticket, List-Id]\n"
+        "  attachment_name: secure.html\n"
+        "  default_template: corp\n"
+        "notify:\n"
+        "  relay: \"[::1]:2525\"\n"
+        "  from: gateway@example.com\n"
+        "  timeout: 5\n"
+        "templates:\n"
+        "  corp:\n"
+        "    organization_name: Corp\n"
+        "    title: Secure message\n"
+        "    color_primary: \"#1f4e79\"\n"
+        "    logo: logo.png\n"
+        "    subject: Encrypted message\n"
+        "    text: \"Open the attachment.\\nThanks.\"\n"
+        "  plain: {}\n"
+        "loop:\n"
+        "  secret_file: loop.key\n";
+    static const unsigned char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    struct diag d;
+    struct config *cfg;
+    const struct config_template *t;
+    FILE *fp;
+
+    (void)state;
+    write_file("secrets", "# none yet\n");
+    assert_int_equal(chmod(tpath("secrets"), 0600), 0);
+    assert_non_null(fp = fopen(tpath("logo.png"), "wb"));
+    assert_int_equal(fwrite(png, 1, sizeof(png) - 1, fp), sizeof(png) - 1);
+    assert_int_equal(fclose(fp), 0);
+    cfg = load(yaml, CONFIG_CREATE_SECRET, &d);
+    check_diags(&d, (const char *const[]){ NULL }, yaml);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->secrets_file, tpath("secrets"));
+    assert_non_null(cfg->secrets);
+    assert_int_equal(cfg->random_passphrase, CONFIG_RANDOM_NEVER);
+    assert_int_equal(cfg->chunk_size, 16 * KiB);
+    assert_int_equal(cfg->max_wrapper_size, 10 * MiB);
+    assert_int_equal(cfg->nkeep_headers, 2);
+    assert_string_equal(cfg->keep_headers[0], "x-ticket");
+    assert_string_equal(cfg->keep_headers[1], "list-id");
+    assert_string_equal(cfg->attachment_name, "secure.html");
+    assert_string_equal(cfg->notify_host, "::1");
+    assert_int_equal(cfg->notify_port, 2525);
+    assert_string_equal(cfg->notify_from, "gateway@example.com");
+    assert_int_equal(cfg->notify_timeout, 5);
+    assert_int_equal(cfg->ntemplates, 3);
+    assert_non_null(config_template_find(cfg, "default"));
+    t = config_template_find(cfg, NULL);
+    assert_non_null(t);
+    assert_string_equal(t->name, "corp");
+    assert_string_equal(t->org_name, "Corp");
+    assert_string_equal(t->subject, "Encrypted message");
+    assert_string_equal(t->text, "Open the attachment.\nThanks.");
+    assert_int_equal(t->logo_len, sizeof(png) - 1);
+    assert_non_null(config_template_find(cfg, "plain"));
+    assert_null(config_template_find(cfg, "nope"));
+    config_free(cfg);
+    diag_free(&d);
+}
 
 /* test_errors - every error case gives exactly its diagnostics */
 static void test_errors(void **state)
@@ -438,6 +565,23 @@ static void check_defaults(const struct config *cfg)
     assert_int_equal(cfg->on_incomplete, RULES_INCOMPLETE_ENCRYPT);
     assert_string_equal(cfg->loop_secret_file, "/var/lib/mailseal/loop.key");
     assert_int_equal(cfg->loop_max_age, 7 * 86400);
+    assert_string_equal(cfg->secrets_file, "/etc/mailseal/secrets");
+    assert_int_equal(cfg->random_passphrase, CONFIG_RANDOM_MISSING);
+    assert_null(cfg->recovery_key_file);
+    assert_int_equal(cfg->has_recovery, 0);
+    assert_int_equal(cfg->chunk_size, 64 * KiB);
+    assert_int_equal(cfg->max_wrapper_size, 25 * MiB);
+    assert_int_equal(cfg->nkeep_headers, 0);
+    assert_string_equal(cfg->attachment_name, "message.html");
+    assert_string_equal(cfg->default_template, "default");
+    assert_string_equal(cfg->notify_host, "127.0.0.1");
+    assert_int_equal(cfg->notify_port, 25);
+    assert_string_equal(cfg->notify_from, "");
+    assert_int_equal(cfg->notify_timeout, 30);
+    assert_int_equal(cfg->ntemplates, 1);
+    assert_non_null(config_template_find(cfg, NULL));
+    assert_string_equal(config_template_find(cfg, "default")->name, "default");
+    assert_null(config_template_find(cfg, NULL)->title);
 }
 
 /* test_defaults - a file with only organization and rules */
@@ -993,6 +1137,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_example, setup, teardown),
