@@ -1,1 +1,340 @@
-/* viewer.js - placeholder */
+/*
+ * viewer.js - the page's user interface: asks for the passphrase, opens the
+ * envelope embedded in the page (envelope.js), parses the message
+ * (mime.js) and shows it.  Runs only in a browser page (it does nothing
+ * where there is no document, e.g. under Node).
+ *
+ * States (document.body.dataset.state): locked, decrypting, open, error.
+ * Stable ids for tests: #passphrase #email #open #status #error #subject
+ * #from #to #cc #date #body-text #body-frame #attachments (links carry
+ * data-name) #download-eml.  All message data is put into the page as text
+ * (textContent); a message's HTML is shown only in a sandboxed srcdoc frame
+ * without scripts, with its own Content-Security-Policy, after removing
+ * active and remote content and turning cid: references into data: URLs.
+ */
+(function (root) {
+  'use strict';
+
+  if (typeof document === 'undefined' || typeof window === 'undefined')
+    return;
+  var Mime = root.MailsealMime, Env = root.MailsealEnvelope;
+  var FRAME_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; font-src data:";
+  var FRAME_STYLE = 'html{color-scheme:light}body{margin:0;padding:12px;font:15px/1.5 system-ui,-apple-system,'
+    + '"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#fff;overflow-wrap:anywhere}'
+    + 'img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}';
+
+  function $(id) { return document.getElementById(id); }
+
+  var plaintext = null, urls = [];
+
+  /* setState - the page state, for styles and tests */
+  function setState(s) {
+    document.body.dataset.state = s;
+  }
+
+  /* status - a polite status message */
+  function status(text) {
+    $('status').textContent = text;
+  }
+
+  /* showError - an error the reader must see; the form stays usable */
+  function showError(text) {
+    var e = $('error');
+    e.textContent = text;
+    e.hidden = false;
+    setState('error');
+  }
+
+  /* sizeText - a byte count for people */
+  function sizeText(n) {
+    if (n < 1024) return n + ' bytes';
+    if (n < 1048576) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + ' KB';
+    return (n / 1048576).toFixed(1) + ' MB';
+  }
+
+  /* blobUrl - an object URL for bytes, released when the page goes */
+  function blobUrl(bytes, type) {
+    var u = URL.createObjectURL(new Blob([bytes], { type: type || 'application/octet-stream' }));
+    urls.push(u);
+    return u;
+  }
+
+  /* bytesToBase64 - base64 of bytes, in slices (no quadratic strings) */
+  function bytesToBase64(bytes) {
+    if (typeof bytes.toBase64 === 'function')
+      return bytes.toBase64();
+    var parts = [], STEP = 12288 * 3;   /* a multiple of 3, few enough arguments for apply */
+    for (var i = 0; i < bytes.length; i += STEP)
+      parts.push(btoa(String.fromCharCode.apply(null, bytes.subarray(i, i + STEP))));
+    return parts.join('');
+  }
+
+  /* cidUrl - a data: URL for a cid: reference, '' when unknown */
+  function cidUrl(ref, cids, cache) {
+    var id = decodeURIComponent(ref.replace(/^cid:/i, '')).replace(/^<|>$/g, '');
+    if (!(id in cids))
+      return '';
+    if (!(id in cache)) {
+      var p = cids[id];
+      cache[id] = 'data:' + p.type.replace(/[^a-z0-9.+\/-]/g, '') + ';base64,' + bytesToBase64(Mime.partBytes(p));
+    }
+    return cache[id];
+  }
+
+  var URL_ATTRS = ['src', 'background', 'poster', 'srcset', 'lowsrc', 'dynsrc', 'data', 'action',
+                   'formaction', 'xlink:href', 'longdesc', 'ping', 'cite', 'icon', 'manifest'];
+
+  /* frameDocument - the srcdoc for a message's HTML: no active or remote content */
+  function frameDocument(html, cids) {
+    var doc = new DOMParser().parseFromString(html, 'text/html');
+    var cache = Object.create(null);
+    doc.querySelectorAll('script,meta,base,link,object,embed,applet,iframe,frame,frameset,form,portal,noscript')
+      .forEach(function (e) { e.remove(); });
+    doc.querySelectorAll('*').forEach(function (el) {
+      Array.prototype.slice.call(el.attributes).forEach(function (a) {
+        var name = a.name.toLowerCase(), v = a.value.trim();
+        if (name.indexOf('on') === 0) {
+          el.removeAttribute(a.name);
+        } else if (URL_ATTRS.indexOf(name) >= 0 || (name === 'href' && el.localName !== 'a' && el.localName !== 'area')) {
+          if (/^cid:/i.test(v) && name !== 'srcset') {
+            var u = cidUrl(v, cids, cache);
+            if (u !== '')
+              el.setAttribute(a.name, u);
+            else
+              el.removeAttribute(a.name);
+          } else if (!/^data:image\//i.test(v)) {
+            el.removeAttribute(a.name);
+          }
+        } else if (name === 'href') {
+          if (/^(https?:|mailto:)/i.test(v)) {
+            el.setAttribute('target', '_blank');
+            el.setAttribute('rel', 'noopener noreferrer');
+          } else if (!/^#/.test(v)) {
+            el.removeAttribute(a.name);
+          }
+        } else if (name === 'style' && /url\s*\(/i.test(v)) {
+          el.setAttribute('style', v.replace(/url\s*\(\s*(['"]?)\s*cid:([^'")]+)\1\s*\)/gi, function (m, q, id) {
+            var u = cidUrl('cid:' + id, cids, cache);
+            return u !== '' ? 'url("' + u + '")' : 'none';
+          }));
+        }
+      });
+    });
+    var head = doc.head || doc.documentElement.insertBefore(doc.createElement('head'), doc.body);
+    var meta = doc.createElement('meta');
+    meta.setAttribute('http-equiv', 'Content-Security-Policy');
+    meta.setAttribute('content', FRAME_CSP);
+    var style = doc.createElement('style');
+    style.textContent = FRAME_STYLE;
+    var base = doc.createElement('base');
+    base.setAttribute('target', '_blank');
+    head.insertBefore(style, head.firstChild);
+    head.insertBefore(base, head.firstChild);
+    head.insertBefore(meta, head.firstChild);
+    return '<!DOCTYPE html>' + doc.documentElement.outerHTML;
+  }
+
+  /* fitFrame - make a frame as tall as its content, when it can be measured */
+  function fitFrame(frame) {
+    frame.addEventListener('load', function () {
+      try {
+        var d = frame.contentDocument;
+        var h = Math.max(d.documentElement.scrollHeight, d.body ? d.body.scrollHeight : 0);
+        frame.style.height = Math.min(Math.max(h + 4, 80), 200000) + 'px';
+      } catch (e) { /* keep the default height */ }
+    });
+  }
+
+  /* showHtml - a message's HTML into a frame */
+  function showHtml(frame, body) {
+    fitFrame(frame);
+    frame.setAttribute('srcdoc', frameDocument(body.html, body.cids));
+    frame.hidden = false;
+  }
+
+  /* el - a new element with text */
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  /* headerList - the header fields of a nested message */
+  function headerList(m) {
+    var dl = el('dl', 'headers');
+    [['From', m.from], ['To', m.to], ['Cc', m.cc], ['Date', m.date]].forEach(function (f) {
+      if (f[1] === '') return;
+      var row = el('div');
+      row.appendChild(el('dt', '', f[0]));
+      row.appendChild(el('dd', '', f[1]));
+      dl.appendChild(row);
+    });
+    return dl;
+  }
+
+  /* showBodies - the bodies of a message; the first text or HTML into the
+   * page's fixed elements when fixed is true, the rest after them */
+  function showBodies(m, container, fixed) {
+    var first = fixed;
+    m.bodies.forEach(function (b) {
+      if (b.kind === 'message') {
+        var sec = el('section', 'nested');
+        sec.appendChild(el('h2', 'nested-subject', b.message.subject || '(no subject)'));
+        sec.appendChild(headerList(b.message));
+        showBodies(b.message, sec, false);
+        container.appendChild(sec);
+        return;
+      }
+      var target;
+      if (first) {
+        target = $(b.kind === 'html' ? 'body-frame' : 'body-text');
+        first = false;
+      } else {
+        target = b.kind === 'html' ? document.createElement('iframe') : el('pre', 'body-text');
+        if (b.kind === 'html') {
+          target.className = 'body-frame';
+          target.setAttribute('sandbox', 'allow-same-origin allow-popups allow-popups-to-escape-sandbox');
+          target.setAttribute('title', 'Message part');
+        }
+        container.appendChild(target);
+      }
+      if (b.kind === 'html') {
+        showHtml(target, b);
+      } else {
+        target.textContent = b.text;
+        target.hidden = false;
+      }
+    });
+  }
+
+  /* showAttachments - download links for every attachment, nested ones too */
+  function showAttachments(m) {
+    var list = $('attachments'), all = [];
+    (function gather(x) {
+      x.attachments.forEach(function (a) { all.push(a); });
+      x.bodies.forEach(function (b) { if (b.kind === 'message') gather(b.message); });
+    })(m);
+    all.forEach(function (a) {
+      var bytes = a.part.message !== null && a.part.encoding !== 'base64' && a.part.encoding !== 'quoted-printable'
+        ? a.part.body : Mime.partBytes(a.part);
+      var li = el('li');
+      var link = el('a', 'attachment', a.name);
+      link.href = blobUrl(bytes, a.type);
+      link.download = a.name;
+      link.dataset.name = a.name;
+      li.appendChild(link);
+      li.appendChild(el('span', 'meta', ' ' + a.type + ', ' + sizeText(bytes.length)));
+      list.appendChild(li);
+    });
+    $('attachments-section').hidden = all.length === 0;
+  }
+
+  /* showMessage - the opened message */
+  function showMessage(bytes) {
+    var m = Mime.analyse(Mime.parse(bytes));
+    $('subject').textContent = m.subject || '(no subject)';
+    $('from').textContent = m.from;
+    $('to').textContent = m.to;
+    $('cc').textContent = m.cc;
+    $('cc-row').hidden = m.cc === '';
+    $('date').textContent = m.date;
+    showBodies(m, $('parts'), true);
+    showAttachments(m);
+    if (m.truncated)
+      $('parts').appendChild(el('p', 'note', 'Part of this message is missing: its structure ends early.'));
+    var name = Mime.safeName((m.subject || 'message').slice(0, 80)) || 'message';
+    var dl = $('download-eml');
+    dl.onclick = function () {
+      var a = document.createElement('a');
+      a.href = blobUrl(plaintext, 'message/rfc822');
+      a.download = name + '.eml';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    };
+    $('locked').hidden = true;
+    $('message').hidden = false;
+    document.title = m.subject || document.title;
+    setState('open');
+    var h = $('subject');
+    h.setAttribute('tabindex', '-1');
+    h.focus();
+  }
+
+  var envelopeBytes = null;
+
+  /* unlock - the submit handler: open the envelope and show the message */
+  async function unlock(ev) {
+    ev.preventDefault();
+    var pass = $('passphrase').value, email = $('email').value;
+    if (pass === '') {
+      showError('Enter your passphrase.');
+      $('passphrase').focus();
+      return;
+    }
+    var button = $('open'), progress = $('progress');
+    $('error').hidden = true;
+    $('error').textContent = '';
+    button.disabled = true;
+    setState('decrypting');
+    status('Checking the passphrase\u2026');
+    try {
+      if (envelopeBytes === null)
+        envelopeBytes = Env.decodeEmbedded($('mailseal-envelope').textContent);
+      var last = 0;
+      plaintext = await Env.open(envelopeBytes, pass, email, {
+        onProgress: function (done, total) {
+          if (total < 8) return;
+          var now = Date.now();
+          if (done !== total && now - last < 100) return;
+          last = now;
+          progress.hidden = false;
+          progress.max = total;
+          progress.value = done;
+          status('Decrypting\u2026 ' + Math.floor(done * 100 / total) + '%');
+        }
+      });
+      progress.hidden = true;
+      $('passphrase').value = '';
+      status('Message opened.');
+      showMessage(plaintext);
+    } catch (e) {
+      progress.hidden = true;
+      status('');
+      showError(e && e.name === 'EnvelopeError' ? e.message : 'The message could not be opened: ' + (e && e.message ? e.message : e));
+      button.disabled = false;
+      if (!e || e.code === 'passphrase') {
+        $('passphrase').select();
+        $('passphrase').focus();
+      }
+      return;
+    }
+    button.disabled = false;
+  }
+
+  /* start - show the form, or say why this browser cannot open the message */
+  function start() {
+    $('noscript-note').hidden = true;
+    $('howto').classList.add('scripted');
+    if (!root.crypto || !root.crypto.subtle || typeof TextDecoder === 'undefined') {
+      showError('This browser cannot open the message: it does not offer WebCrypto (crypto.subtle)'
+        + (root.isSecureContext === false ? ' on a page opened this way' : '')
+        + '. Save the file to your device and open it in a current Firefox, Chrome, Edge or Safari.');
+      return;
+    }
+    $('unlock').hidden = false;
+    $('unlock').addEventListener('submit', unlock);
+    $('show-passphrase').addEventListener('change', function () {
+      $('passphrase').type = this.checked ? 'text' : 'password';
+    });
+    window.addEventListener('pagehide', function () { urls.forEach(URL.revokeObjectURL); });
+    setState('locked');
+    $('passphrase').focus();
+  }
+
+  if (document.readyState === 'loading')
+    document.addEventListener('DOMContentLoaded', start);
+  else
+    start();
+})(typeof globalThis === 'object' ? globalThis : this);

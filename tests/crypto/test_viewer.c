@@ -219,7 +219,7 @@ static void test_csp_hash_names_the_inline_script(void **state)
     for (p = open; p < close; p++)
         if (!(*p == '\r' && p[1] == '\n'))
             assert_int_equal(buf_addc(&lf, *p), 0);
-    assert_true(lf.len > 20);
+    assert_true(lf.len > 20000);
     EVP_Digest(lf.data, lf.len, md, NULL, EVP_sha256(), NULL);
     EVP_EncodeBlock((unsigned char *)want, md, 32);
     assert_string_equal(have, want);
