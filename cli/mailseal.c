@@ -19,10 +19,13 @@ static void usage(FILE *fp)
             "                     --to ADDR[,ADDR...] [--json] MESSAGE.eml\n"
             "       mailseal secret set [-f STORE] [--passphrase-file FILE] [--iterations N] NAME\n"
             "       mailseal secret list [-f STORE] | remove [-f STORE] NAME\n"
+            "       mailseal decrypt [--passphrase-file FILE | --org-key PRIVATE.pem]\n"
+            "                        [--address ADDR] [-o OUT] [INPUT]\n"
             "       mailseal -h | -V\n"
             "  check   validate the configuration and its rules (or RULES instead)\n"
             "  test    dry run: what the gateway would decide for a saved message\n"
             "  secret  recipient passphrase keys (NAME: an address or @domain)\n"
+            "  decrypt the original message of an envelope (.eml or message.html)\n"
             "  mailseal COMMAND -h shows the options of a command.\n");
 }
 
@@ -30,6 +33,7 @@ int main(int argc, char **argv)
 {
     static char check_name[] = "mailseal check", test_name[] = "mailseal test";
     static char secret_name[] = "mailseal secret";
+    static char decrypt_name[] = "mailseal decrypt";
 
     if (argc < 2) {
         usage(stderr);
@@ -51,6 +55,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "secret") == 0) {
         argv[1] = secret_name;
         return cmd_secret(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "decrypt") == 0) {
+        argv[1] = decrypt_name;
+        return cmd_decrypt(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "test") == 0) {
         argv[1] = test_name;
