@@ -139,6 +139,7 @@
     frame.addEventListener('load', function () {
       try {
         var d = frame.contentDocument;
+        frame.style.height = '0px';     /* so scrollHeight is the content's, not the frame's */
         var h = Math.max(d.documentElement.scrollHeight, d.body ? d.body.scrollHeight : 0);
         frame.style.height = Math.min(Math.max(h + 4, 80), 200000) + 'px';
       } catch (e) { /* keep the default height */ }

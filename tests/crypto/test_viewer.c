@@ -3,12 +3,17 @@
  * escaping of hostile template texts, refused templates, finding the
  * envelope again, the CSP hash naming the inline script actually present,
  * streaming in any piece sizes and output failures passed through.
+ *
+ * With MAILSEAL_VIEWER_SAMPLE=OUT.html and MAILSEAL_VIEWER_ENVELOPE=ENV.bin
+ * set, it also writes the page of that envelope (default template, or the
+ * branded one with MAILSEAL_VIEWER_BRANDED=1) for trying it in a browser.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -391,6 +396,35 @@ static void test_output_failures_and_misuse(void **state)
     assert_null(viewer_writer_new(NULL, NULL, NULL));
 }
 
+static void test_write_sample_page(void **state)
+{
+    const char *out = getenv("MAILSEAL_VIEWER_SAMPLE"), *in = getenv("MAILSEAL_VIEWER_ENVELOPE");
+    struct buf page;
+    FILE *f;
+    long n;
+    unsigned char *env;
+
+    (void)state;
+    if (out == NULL || in == NULL)
+        skip();
+    f = fopen(in, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    rewind(f);
+    env = malloc((size_t)n + 1);
+    assert_non_null(env);
+    assert_int_equal(fread(env, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    render(getenv("MAILSEAL_VIEWER_BRANDED") != NULL ? &branded : NULL, env, (size_t)n, 65552, &page);
+    f = fopen(out, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(page.data, 1, page.len, f), page.len);
+    assert_int_equal(fclose(f), 0);
+    buf_free(&page);
+    free(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_hostile_texts_escaped),
         cmocka_unit_test(test_invalid_templates_refused),
         cmocka_unit_test(test_output_failures_and_misuse),
+        cmocka_unit_test(test_write_sample_page),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
