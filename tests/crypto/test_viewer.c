@@ -6,7 +6,10 @@
  *
  * With MAILSEAL_VIEWER_SAMPLE=OUT.html and MAILSEAL_VIEWER_ENVELOPE=ENV.bin
  * set, it also writes the page of that envelope (default template, or the
- * branded one with MAILSEAL_VIEWER_BRANDED=1) for trying it in a browser.
+ * branded one with MAILSEAL_VIEWER_BRANDED=1) for trying it in a browser;
+ * with only MAILSEAL_VIEWER_SAMPLE set, the page of the envelope the C
+ * writer made in test_real_envelope_page, and its random passphrase in
+ * OUT.pass (tests/viewer/page.test.mjs opens it with the JavaScript).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include "crypto/envelope.h"
 #include "crypto/viewer.h"
 #include "message/codec.h"
 #include "util/buf.h"
@@ -396,6 +400,62 @@ static void test_output_failures_and_misuse(void **state)
     assert_null(viewer_writer_new(NULL, NULL, NULL));
 }
 
+/* write_file - data into path */
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_real_envelope_page(void **state)
+{
+    static const char plain[] = "Subject: =?utf-8?q?from_the_C_writer_=E2=9C=93?=\r\n"
+                                "Content-Type: text/plain; charset=utf-8\r\n\r\nhello from C\r\n";
+    const char *out = getenv("MAILSEAL_VIEWER_SAMPLE");
+    char shown[ENV_RANDOM_PASS_SHOWN + 1];
+    struct env_writer *w = env_writer_new(1024);
+    struct viewer_writer *vw;
+    struct buf page, dec;
+    size_t s, e;
+    uint64_t env_len;
+
+    (void)state;
+    assert_non_null(w);
+    assert_int_equal(env_writer_add_random(w, shown), 0);
+    env_len = env_writer_size(w, sizeof(plain) - 1);
+    buf_init(&page, 1 << 20);
+    vw = viewer_writer_new(NULL, collect, &page);
+    assert_non_null(vw);
+    assert_int_equal(viewer_writer_begin(vw), 0);
+    /* the viewer writer is the envelope writer's output */
+    assert_int_equal(env_writer_begin(w, viewer_writer_data, vw), 0);
+    assert_int_equal(env_writer_update(w, plain, sizeof(plain) - 1), 0);
+    assert_int_equal(env_writer_finish(w), 0);
+    assert_int_equal(viewer_writer_finish(vw), 0);
+    assert_int_equal(page.len, viewer_size(NULL, env_len));
+    assert_7bit_lines(&page);
+    assert_int_equal(viewer_find_envelope(page.data, page.len, &s, &e), 0);
+    buf_init(&dec, 1 << 20);
+    assert_int_equal(b64_decode_buf(page.data + s, e - s, &dec), 0);
+    assert_int_equal(dec.len, env_len);
+    assert_memory_equal(dec.data, "MSEALENV", 8);
+    if (out != NULL && getenv("MAILSEAL_VIEWER_ENVELOPE") == NULL) {
+        struct buf passpath = BUF_INIT(4096);
+
+        assert_int_equal(buf_printf(&passpath, "%s.pass", out), 0);
+        write_file(out, page.data, page.len);
+        write_file(buf_str(&passpath), shown, strlen(shown));
+        buf_free(&passpath);
+    }
+    buf_free(&dec);
+    buf_free(&page);
+    viewer_writer_free(vw);
+    env_writer_free(w);
+}
+
 static void test_write_sample_page(void **state)
 {
     const char *out = getenv("MAILSEAL_VIEWER_SAMPLE"), *in = getenv("MAILSEAL_VIEWER_ENVELOPE");
@@ -435,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_hostile_texts_escaped),
         cmocka_unit_test(test_invalid_templates_refused),
         cmocka_unit_test(test_output_failures_and_misuse),
+        cmocka_unit_test(test_real_envelope_page),
         cmocka_unit_test(test_write_sample_page),
     };
 

@@ -38,3 +38,39 @@ test('inline: one classic script defines the globals and opens an envelope', asy
   assert.equal(m.subject, 'inline \u2713');
   assert.equal(m.bodies[0].text, 'body\r\n');
 });
+
+test('a page written by the C writers (envelope and viewer) opens with the JavaScript in it', async (t) => {
+  const build = process.env.MAILSEAL_BUILD_DIR;
+  const bin = build && path.join(build, 'tests', 'crypto', 'crypto_test_viewer');
+  if (!bin || !fs.existsSync(bin)) {
+    t.skip('crypto_test_viewer is not built (MAILSEAL_BUILD_DIR unset): run through ctest');
+    return;
+  }
+  const { execFileSync } = await import('node:child_process');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'viewer-page-'));
+  try {
+    const out = path.join(dir, 'message.html');
+    const env = { ...process.env, MAILSEAL_VIEWER_SAMPLE: out };
+    delete env.MAILSEAL_VIEWER_ENVELOPE;
+    execFileSync(bin, [], { env, stdio: 'ignore' });
+    const html = fs.readFileSync(out, 'latin1');
+    const pass = fs.readFileSync(out + '.pass', 'utf8');
+    // the page's own script, as the browser sees it (CRLF -> LF), is the one its CSP names
+    const m = /<script>([\s\S]*?)<\/script>/.exec(html);
+    const script = m[1].replace(/\r\n/g, '\n');
+    const hash = (await import('node:crypto')).createHash('sha256').update(script, 'latin1').digest('base64');
+    assert.ok(html.includes(`script-src 'sha256-${hash}'`));
+    const ctx = vm.createContext({ TextDecoder, TextEncoder, atob, btoa, crypto: webcrypto });
+    vm.runInContext(script, ctx);
+    const tag = '<script type="application/x-mailseal-envelope" id="mailseal-envelope">';
+    const start = html.indexOf(tag) + tag.length;
+    const b64 = html.slice(start, html.indexOf('</script>', start));
+    const plain = await ctx.MailsealEnvelope.open(ctx.MailsealEnvelope.decodeEmbedded(b64), pass.toLowerCase(), '');
+    const v = ctx.MailsealMime.analyse(ctx.MailsealMime.parse(plain));
+    assert.equal(v.subject, 'from the C writer \u2713');
+    assert.equal(v.bodies[0].text, 'hello from C\r\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
