@@ -13,6 +13,20 @@
  * indices stay valid (CVE-2022-48521); remove_header deletes the fields
  * the message arrived with, not ones rules add.  A bcc address that is
  * already a recipient, or was added before, is not added again.
+ *
+ * Encryption (any encrypt action) comes first: the body is replaced by
+ * the wrapper's (wrap.h), streamed through smfi_replacebody() in pieces;
+ * every header field the wrapper does not keep is deleted, and
+ * MIME-Version and the wrapper's Content-Type are added.  The header and
+ * subject actions then apply to the wrapper: a field the wrapper dropped
+ * counts as absent.  The subject starts from the template's neutral
+ * subject when it has one.  The loop marker covers the wrapper's body.
+ * When the envelope has a random passphrase, it goes to the envelope
+ * sender in a notification (notify.h) before the message is accepted; a
+ * failure to send it tempfails the message.  A recipient without a
+ * passphrase when random passphrases are off rejects it (550 5.7.1), and
+ * so does a wrapper over envelope.max_wrapper_size (552 5.3.4); any other
+ * failure tempfails, so a message to encrypt never leaves in clear.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,10 +34,15 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "message/rfc2047.h"
 #include "milter/apply.h"
+#include "milter/notify.h"
 #include "milter/smfi_ops.h"
+#include "milter/wrap.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -85,12 +104,15 @@ static char *header_value(const char *name, const char *utf8, int leadspc)
     return buf_steal(&b);
 }
 
-/* header_count - how many times the message's top level has header name */
-static size_t header_count(const struct msg_model *m, const char *name)
+/* header_count - how many times the message's top level has header name
+ * (none when wcfg, the configuration of an encrypted message, says the
+ * wrapper dropped it) */
+static size_t header_count(const struct msg_model *m, const struct config *wcfg,
+                           const char *name)
 {
     size_t n = 0;
 
-    if (m->root == NULL)
+    if (m->root == NULL || (wcfg != NULL && !wrap_keeps_header(wcfg, name)))
         return 0;
     for (size_t i = 0; i < m->root->nheaders; i++)
         if (strcasecmp(m->root->headers[i].name, name) == 0)
@@ -99,10 +121,10 @@ static size_t header_count(const struct msg_model *m, const char *name)
 }
 
 /* apply_set - replace every occurrence of name with value, or add it */
-static int apply_set(SMFICTX *ctx, const struct msg_model *m, const char *name,
-                     const char *value, int leadspc)
+static int apply_set(SMFICTX *ctx, const struct msg_model *m, const struct config *wcfg,
+                     const char *name, const char *value, int leadspc)
 {
-    size_t n = header_count(m, name);
+    size_t n = header_count(m, wcfg, name);
     char *v = header_value(name, value, leadspc);
     int r = MI_SUCCESS;
 
@@ -188,7 +210,7 @@ static int listed_before(const struct rules_result *res, size_t i,
 
 /* apply_remove - delete every occurrence the message has of the names of
  * action i, last first; names an earlier action removed are skipped */
-static int apply_remove(SMFICTX *ctx, const struct msg_model *m,
+static int apply_remove(SMFICTX *ctx, const struct msg_model *m, const struct config *wcfg,
                         const struct rules_result *res, size_t i, int *changed)
 {
     const struct rule_action *a = &res->actions[i];
@@ -196,7 +218,7 @@ static int apply_remove(SMFICTX *ctx, const struct msg_model *m,
     for (size_t k = 0; k < a->nitems; k++) {
         if (listed_before(res, i, ACT_REMOVE_HEADER, a->items[k]))
             continue;
-        for (size_t idx = header_count(m, a->items[k]); idx >= 1; idx--) {
+        for (size_t idx = header_count(m, wcfg, a->items[k]); idx >= 1; idx--) {
             if (ms_smfi->chgheader(ctx, (char *)a->items[k], (int)idx, NULL) != MI_SUCCESS)
                 return -1;
             *changed = 1;
@@ -321,6 +343,209 @@ static sfsistat apply_reject(SMFICTX *ctx, const struct msg_ctx *mc,
     return SMFIS_REJECT;
 }
 
+#define BODY_PIECE (64u * 1024)
+
+struct body_out {
+    SMFICTX *ctx;
+    unsigned char *buf;
+    size_t n;
+};
+
+/* body_flush - hand the staged body bytes to the MTA */
+static int body_flush(struct body_out *bo)
+{
+    if (bo->n > 0 && ms_smfi->replacebody(bo->ctx, bo->buf, (int)bo->n) != MI_SUCCESS) {
+        errno = EIO;
+        return -1;
+    }
+    bo->n = 0;
+    return 0;
+}
+
+/* body_write - the wrapper's body bytes, in pieces of BODY_PIECE */
+static int body_write(void *arg, const void *data, size_t len)
+{
+    struct body_out *bo = arg;
+    const unsigned char *p = data;
+
+    while (len > 0) {
+        size_t take = BODY_PIECE - bo->n < len ? BODY_PIECE - bo->n : len;
+
+        memcpy(bo->buf + bo->n, p, take);
+        bo->n += take;
+        p += take;
+        len -= take;
+        if (bo->n == BODY_PIECE && body_flush(bo) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* wrap_headers - delete every top-level field the wrapper does not keep
+ * (each name's occurrences last first), then add the wrapper's MIME fields */
+static int wrap_headers(SMFICTX *ctx, const struct config *cfg, const struct msg_model *m,
+                        const struct wrap_info *info, int leadspc)
+{
+    const struct msg_part *root = m->root;
+
+    for (size_t i = 0; root != NULL && i < root->nheaders; i++) {
+        const char *name = root->headers[i].name;
+        int seen = 0;
+
+        if (wrap_keeps_header(cfg, name) || strcasecmp(name, MARKER_HEADER) == 0)
+            continue;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcasecmp(root->headers[j].name, name) == 0;
+        if (seen)
+            continue;
+        for (size_t idx = header_count(m, NULL, name); idx >= 1; idx--)
+            if (ms_smfi->chgheader(ctx, (char *)name, (int)idx, NULL) != MI_SUCCESS)
+                return -1;
+    }
+    return apply_add(ctx, "MIME-Version", "1.0", leadspc) < 0
+        || apply_add(ctx, "Content-Type", info->content_type, leadspc) < 0 ? -1 : 0;
+}
+
+/* notify_marked - the notification message with a loop marker of its own
+ * (so that this gateway passes it untouched) in front; 0 or -1 */
+static int notify_marked(const struct config *cfg, const char *to, const struct buf *msg,
+                         struct buf *out)
+{
+    const char *s = buf_str(msg), *body = strstr(s, "\r\n\r\n"), *id;
+    struct body_digest *bd = body_digest_new();
+    unsigned char digest[MARKER_DIGEST_LEN];
+    struct buf msgid = BUF_INIT(1024);
+    const char *rcpts[1] = { to };
+    int r = -1;
+
+    if (bd == NULL || body == NULL)
+        goto out;
+    body += 4;
+    for (id = s; id < body; id = strstr(id, "\r\n") + 2) {
+        if (strncasecmp(id, "Message-ID:", 11) == 0) {
+            const char *end = strstr(id, "\r\n");
+
+            if (buf_add(&msgid, id + 11, (size_t)(end - id - 11)) < 0)
+                goto out;
+            break;
+        }
+    }
+    if (body_digest_update(bd, body, msg->len - (size_t)(body - s)) < 0
+        || body_digest_final(bd, digest) < 0
+        || buf_adds(out, MARKER_HEADER ": ") < 0
+        || marker_make(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), buf_str(&msgid), rcpts,
+                       1, digest, out) < 0
+        || buf_adds(out, "\r\n") < 0 || buf_add(out, s, msg->len) < 0)
+        goto out;
+    r = 0;
+out:
+    body_digest_free(bd);
+    buf_free(&msgid);
+    return r;
+}
+
+/* apply_notify - send the random passphrase to the envelope sender; 0 or -1 */
+static int apply_notify(const struct msg_ctx *mc, const struct msg_model *m,
+                        const struct wrap_info *info)
+{
+    const struct config *cfg = mc->mctx_gc->cfg;
+    struct buf msg = BUF_INIT(1024 * 1024), marked = BUF_INIT(1024 * 1024 + 1024);
+    struct notify_relay relay = { cfg->notify_host, cfg->notify_port, cfg->notify_timeout, NULL };
+    const char **rcpts = calloc(mc->mctx_env.nrcpts + 1, sizeof(*rcpts));
+    char host[256], from[320], err[256];
+    int r = -1;
+
+    if (rcpts == NULL)
+        return -1;
+    if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    relay.helo = host;
+    if (cfg->notify_from != NULL && cfg->notify_from[0] != '\0')
+        snprintf(from, sizeof(from), "%s", cfg->notify_from);
+    else
+        snprintf(from, sizeof(from), "mailseal@%s", host);
+    for (size_t i = 0; i < mc->mctx_env.nrcpts; i++)
+        rcpts[i] = mc->mctx_env.rcpts[i].addr;
+    if (notify_compose(&msg, from, mc->mctx_env.from, m->subject, rcpts, mc->mctx_env.nrcpts,
+                       info->random_pass, host) < 0
+        || notify_marked(cfg, mc->mctx_env.from, &msg, &marked) < 0) {
+        log_err(mc->mctx_qid, "could not compose the passphrase notification");
+        goto out;
+    }
+    if (notify_send(&relay, from, mc->mctx_env.from, buf_str(&marked), marked.len, err,
+                    sizeof(err)) < 0) {
+        log_err(mc->mctx_qid, "could not send the passphrase notification to the sender: %s", err);
+        goto out;
+    }
+    log_info(mc->mctx_qid, "passphrase notification sent to the sender");
+    r = 0;
+out:
+    OPENSSL_cleanse(msg.data, msg.cap);
+    OPENSSL_cleanse(marked.data, marked.cap);
+    buf_free(&msg);
+    buf_free(&marked);
+    free(rcpts);
+    return r;
+}
+
+/* apply_encrypt - replace the message by its wrapper; SMFIS_CONTINUE with
+ * *info filled, or the status to answer */
+static sfsistat apply_encrypt(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_model *m,
+                              const struct rules_result *res, struct wrap_info *info)
+{
+    struct msg_ctx *mc = cc->cctx_msg;
+    const struct config *cfg = mc->mctx_gc->cfg;
+    const struct config_template *t = config_template_find(cfg, res->encrypt_template);
+    struct body_out bo = { ctx, NULL, 0 };
+    int r;
+
+    if (t == NULL)                /* checked at load; a default always exists */
+        t = config_template_find(cfg, NULL);
+    if ((bo.buf = malloc(BODY_PIECE)) == NULL)
+        return apply_tempfail(ctx, mc->mctx_qid, "out of memory");
+    r = wrap_body(cfg, t, mc->mctx_spool, &mc->mctx_env, NULL, body_write, &bo, info);
+    if (r == 0 && info->has_random && (mc->mctx_env.from == NULL || mc->mctx_env.from[0] == '\0')) {
+        info->reason = "the message has no sender to give the passphrase to";
+        errno = ENOKEY;
+        r = -1;
+    }
+    if (r == 0)
+        r = body_flush(&bo);
+    free(bo.buf);
+    if (r < 0) {
+        int e = errno;
+
+        wrap_info_clear(info);
+        if (e == EFBIG || e == ENOKEY) {
+            log_notice(mc->mctx_qid, "cannot encrypt: %s: rejected", info->reason);
+            ms_smfi->setreply(ctx, (char *)(e == EFBIG ? "552" : "550"),
+                              (char *)(e == EFBIG ? "5.3.4" : "5.7.1"),
+                              (char *)(e == EFBIG
+                                       ? "Message too big to be sent encrypted"
+                                       : "Message must be encrypted, but a recipient has no "
+                                         "passphrase and none can be sent"));
+            apply_log(mc, res, "reject (cannot encrypt)");
+            return SMFIS_REJECT;
+        }
+        log_err(mc->mctx_qid, "could not build the encrypted message: %s", strerror(e));
+        return apply_tempfail(ctx, mc->mctx_qid, "encryption failed");
+    }
+    if (wrap_headers(ctx, cfg, m, info, cc->cctx_leadspc) < 0) {
+        wrap_info_clear(info);
+        log_err(mc->mctx_qid, "could not rewrite the headers of the encrypted message");
+        return apply_tempfail(ctx, mc->mctx_qid, "encryption failed");
+    }
+    if (info->has_random && apply_notify(mc, m, info) < 0) {
+        wrap_info_clear(info);
+        return apply_tempfail(ctx, mc->mctx_qid, "passphrase notification failed");
+    }
+    wrap_info_clear(info);
+    log_info(mc->mctx_qid, "encrypted: %zu key slots, %llu bytes", info->nslots,
+             (unsigned long long)info->body_size);
+    return SMFIS_CONTINUE;
+}
+
 /* apply_decision - act on the result; the status to answer at end of message */
 sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_model *m,
                         const struct rules_result *res,
@@ -328,7 +553,9 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
 {
     struct msg_ctx *mc = cc->cctx_msg;
     struct buf subject = BUF_INIT(HEADER_VALUE_MAX);
-    const char *quarantine = NULL;
+    struct wrap_info winfo;
+    const struct config *wcfg = NULL;
+    const char *quarantine = NULL, *start_subject = m->subject ? m->subject : "";
     const char **added = NULL;
     size_t nadded = 0, nbcc = 0;
     int marked, changed = 0, subject_changed = 0, leadspc = cc->cctx_leadspc;
@@ -337,17 +564,25 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
     if (res->reject)
         return apply_reject(ctx, mc, res);
     if (res->encrypt) {
-        /* The envelope is not built yet: fail closed, never relay in clear. */
-        ms_smfi->setreply(ctx, (char *)"550", (char *)"5.7.1",
-                          (char *)"Message must be encrypted, but encryption is not available on this gateway");
-        apply_log(mc, res, "reject (encryption unavailable)");
-        return SMFIS_REJECT;
+        const struct config_template *t;
+        sfsistat st = apply_encrypt(ctx, cc, m, res, &winfo);
+
+        if (st != SMFIS_CONTINUE)
+            return st;
+        wcfg = mc->mctx_gc->cfg;
+        digest = winfo.digest;
+        changed = 1;
+        t = config_template_find(wcfg, res->encrypt_template);
+        if (t != NULL && t->subject != NULL) {
+            start_subject = t->subject;
+            subject_changed = 1;
+        }
     }
     for (size_t i = 0; i < res->nactions; i++)
         if (res->actions[i].kind == ACT_BCC)
             nbcc += res->actions[i].nitems;
     if ((nbcc > 0 && (added = calloc(nbcc, sizeof(*added))) == NULL)
-        || buf_adds(&subject, m->subject ? m->subject : "") < 0
+        || buf_adds(&subject, start_subject) < 0
         || apply_strip_tags(res, &subject, &subject_changed) < 0) {
         free(added);
         buf_free(&subject);
@@ -363,7 +598,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
             changed = 1;
             break;
         case ACT_SET_HEADER:
-            r = apply_set(ctx, m, a->name, a->value, leadspc);
+            r = apply_set(ctx, m, wcfg, a->name, a->value, leadspc);
             changed = 1;
             break;
         case ACT_PREPEND_SUBJECT:
@@ -374,7 +609,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
                 quarantine = a->value ? a->value : a->rule;
             break;
         case ACT_REMOVE_HEADER:
-            r = apply_remove(ctx, m, res, i, &changed);
+            r = apply_remove(ctx, m, wcfg, res, i, &changed);
             break;
         case ACT_BCC:
             r = apply_bcc(ctx, mc, res, i, added, &nadded);
@@ -395,7 +630,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
     }
     if (subject_changed) {
         changed = 1;
-        if (apply_set(ctx, m, "Subject", buf_str(&subject), leadspc) < 0) {
+        if (apply_set(ctx, m, NULL, "Subject", buf_str(&subject), leadspc) < 0) {
             buf_free(&subject);
             free(added);
             log_err(mc->mctx_qid, "could not rewrite the subject");
@@ -413,6 +648,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
         log_err(mc->mctx_qid, "could not quarantine the message");
         return apply_tempfail(ctx, mc->mctx_qid, "quarantine failed");
     }
-    apply_log(mc, res, quarantine ? "quarantine" : changed ? "accept (modified)" : "accept");
+    apply_log(mc, res, quarantine ? (wcfg ? "quarantine (encrypted)" : "quarantine")
+                       : wcfg ? "accept (encrypted)" : changed ? "accept (modified)" : "accept");
     return SMFIS_CONTINUE;
 }

@@ -106,7 +106,8 @@ sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                       unsigned long f2, unsigned long f3, unsigned long *pf0,
                       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-    unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT;
+    unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT
+                         | SMFIF_CHGBODY;
     unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 
     struct conn_ctx *cc = conn_get(ctx);
@@ -403,7 +404,8 @@ sfsistat cb_close(SMFICTX *ctx)
 struct smfiDesc mailseal_desc = {
     .xxfi_name = (char *)"mailseal",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT
+                  | SMFIF_CHGBODY,
     .xxfi_connect = cb_connect,
     .xxfi_helo = NULL,
     .xxfi_envfrom = cb_envfrom,

@@ -13,6 +13,7 @@ const struct smfi_ops smfi_ops_libmilter = {
     .quarantine = smfi_quarantine,
     .setsymlist = smfi_setsymlist,
     .addrcpt = smfi_addrcpt,
+    .replacebody = smfi_replacebody,
 };
 
 const struct smfi_ops *ms_smfi = &smfi_ops_libmilter;

@@ -19,6 +19,7 @@ struct smfi_ops {
     int (*quarantine)(SMFICTX *ctx, char *reason);
     int (*setsymlist)(SMFICTX *ctx, int stage, char *macros);
     int (*addrcpt)(SMFICTX *ctx, char *rcpt);
+    int (*replacebody)(SMFICTX *ctx, unsigned char *data, int len);
 };
 
 extern const struct smfi_ops *ms_smfi;

@@ -21,7 +21,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "crypto/envelope.h"
 #include "crypto/marker.h"
+#include "crypto/viewer.h"
+#include "message/codec.h"
 #include "milter/callbacks.h"
 #include "milter/gateway.h"
 #include "milter/smfi_ops.h"
@@ -31,6 +34,7 @@ static char dir[64];
 static char path_conf[128], path_rules[128];
 static void *fake_priv;
 static struct buf ops;              /* one line per MTA operation */
+static struct buf newbody = BUF_INIT(64u << 20);  /* the body replacebody wrote */
 static const char *fake_auth;
 static SMFICTX *const CTX = (SMFICTX *)&fake_priv;
 
@@ -54,7 +58,18 @@ static int fake_setreply(SMFICTX *ctx, char *r, char *x, char *t)
 static int fake_addheader(SMFICTX *ctx, char *n, char *v)
 {
     (void)ctx;
+    if (strcmp(n, "Content-Type") == 0 && strncmp(v, " multipart/mixed;", 17) == 0 && strstr(v, "boundary=\"=_mailseal_") != NULL)
+        v = (char *)" (wrapper)";
     buf_printf(&ops, "add %s:%s\n", n, strcmp(n, MARKER_HEADER) == 0 ? " (marker)" : v);
+    return MI_SUCCESS;
+}
+static int fake_replacebody(SMFICTX *ctx, unsigned char *d, int len)
+{
+    (void)ctx;
+    if (len > 65536)
+        return MI_FAILURE;
+    buf_printf(&ops, "replacebody\n");
+    buf_add(&newbody, d, (size_t)len);
     return MI_SUCCESS;
 }
 static int fake_chgheader(SMFICTX *ctx, char *n, int i, char *v)
@@ -78,8 +93,58 @@ static int fake_addrcpt(SMFICTX *ctx, char *r)
 
 static const struct smfi_ops fake_ops = {
     fake_getsymval, fake_setpriv, fake_getpriv, fake_setreply, fake_addheader,
-    fake_chgheader, fake_quarantine, fake_setsymlist, fake_addrcpt,
+    fake_chgheader, fake_quarantine, fake_setsymlist, fake_addrcpt, fake_replacebody,
 };
+
+#define SEAL_PASS "correct horse battery"
+
+/* write_secrets - a store with a key for bob@partner.test (passphrase SEAL_PASS) */
+static void write_secrets(void)
+{
+    struct env_recipient_key k;
+    char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/secrets", dir);
+    assert_int_equal(env_derive_passphrase_key(SEAL_PASS, strlen(SEAL_PASS), 100000, &k), 0);
+    assert_non_null(fp = fopen(path, "w"));
+    fprintf(fp, "bob@partner.test %u ", (unsigned)k.iterations);
+    for (size_t i = 0; i < sizeof(k.salt); i++)
+        fprintf(fp, "%02x", k.salt[i]);
+    fputc(' ', fp);
+    for (size_t i = 0; i < sizeof(k.kek); i++)
+        fprintf(fp, "%02x", k.kek[i]);
+    fputc('\n', fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
+/* plain_out - collect the decrypted payload */
+static int plain_out(void *arg, const void *d, size_t len)
+{
+    return buf_add(arg, d, len);
+}
+
+/* open_wrapper - decrypt the envelope in the captured body with SEAL_PASS */
+static void open_wrapper(struct buf *plain)
+{
+    struct buf env = BUF_INIT(64u << 20);
+    struct env_reader *r;
+    size_t start, end;
+    long took;
+
+    assert_int_equal(viewer_find_envelope(buf_str(&newbody), newbody.len, &start, &end), 0);
+    assert_int_equal(b64_decode_buf(buf_str(&newbody) + start, end - start, &env), 0);
+    assert_non_null(r = env_reader_new(plain_out, plain));
+    took = env_reader_feed(r, buf_str(&env), env.len);
+    assert_true(took > 0 && env_reader_header_done(r));
+    assert_int_equal(env_reader_unlock_passphrase(r, SEAL_PASS, strlen(SEAL_PASS), NULL), 0);
+    assert_int_equal(env_reader_feed(r, buf_str(&env) + took, env.len - (size_t)took),
+                     (long)(env.len - (size_t)took));
+    assert_int_equal(env_reader_finish(r), 0);
+    env_reader_free(r);
+    buf_free(&env);
+}
 
 /* write_text - replace a file's contents */
 static void write_text(const char *path, const char *text)
@@ -109,10 +174,23 @@ static const char rules_a[] =
     "    if: {subject_contains: \"[set]\"}\n"
     "    then: {set_header: {name: X-Class, value: secret}}\n";
 
+/* write_conf - the test configuration */
+static void write_conf(void)
+{
+    char conf[512];
+
+    snprintf(conf, sizeof(conf),
+             "organization:\n  domains: [example.com]\n"
+             "rules: rules.yaml\n"
+             "spool: {directory: %s, memory_limit: 64KB}\n"
+             "loop: {secret_file: %s/loop.key}\n"
+             "envelope: {secrets_file: secrets, random_passphrase: never}\n", dir, dir);
+    write_text(path_conf, conf);
+}
+
 static int setup(void **state)
 {
     struct diag d;
-    char conf[512];
 
     (void)state;
     strcpy(dir, "/tmp/mailseal-cb-XXXXXX");
@@ -120,12 +198,8 @@ static int setup(void **state)
         return -1;
     snprintf(path_conf, sizeof(path_conf), "%s/mailseal.yaml", dir);
     snprintf(path_rules, sizeof(path_rules), "%s/rules.yaml", dir);
-    snprintf(conf, sizeof(conf),
-             "organization:\n  domains: [example.com]\n"
-             "rules: rules.yaml\n"
-             "spool: {directory: %s, memory_limit: 64KB}\n"
-             "loop: {secret_file: %s/loop.key}\n", dir, dir);
-    write_text(path_conf, conf);
+    write_conf();
+    write_secrets();
     write_text(path_rules, rules_a);
     ms_smfi = &fake_ops;
     buf_init(&ops, 1 << 20);
@@ -513,12 +587,15 @@ static void test_actions(void **state)
         { "log changes nothing", h_log, SMFIS_CONTINUE, "" },
         { "bcc alone adds the recipient and the marker", h_copy, SMFIS_CONTINUE,
           "addrcpt <archive@example.com>\nadd X-Mailseal-Loop: (marker)\n" },
-        { "encrypt fails closed", h_seal, SMFIS_REJECT,
-          "reply 550 5.7.1 Message must be encrypted, but encryption is not available on this gateway\n" },
+        { "encrypt: the body replaced, the wrapper's fields, then the rule's header", h_seal,
+          SMFIS_CONTINUE,
+          "replacebody\nadd MIME-Version: 1.0\nadd Content-Type: (wrapper)\n"
+          "add X-Never: written\nadd X-Mailseal-Loop: (marker)\n" },
     };
     unsigned long p0 = 0, p1 = 0, p2 = 0, p3 = 0;
 
     (void)state;
+    write_conf();
     write_text(path_rules, rules_actions);
     assert_int_equal(gateway_reload(), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -527,6 +604,31 @@ static void test_actions(void **state)
         if (st != cases[i].want || strcmp(buf_str(&ops), cases[i].ops) != 0)
             fail_msg("%s: status %d (want %d), ops:\n%s\nwant:\n%s", cases[i].name, st,
                      cases[i].want, buf_str(&ops), cases[i].ops);
+    }
+    {
+        /* the wrapper opens with the recipient's passphrase and gives back
+         * the message as captured; its other fields are gone */
+        static const struct hdr h_seal2[] = {
+            { "X-Internal-Id", " 7" }, { "Subject", " [seal] x" }, { "Received", " from a" },
+            { "x-internal-id", " 8" }, { "Content-Type", " text/plain" }, { NULL, NULL } };
+        struct buf plain = BUF_INIT(1u << 20);
+
+        buf_reset(&newbody);
+        assert_int_equal(run_message("<bob@partner.test>", h_seal2, "secret body\r\n"),
+                         SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "replacebody\ndel X-Internal-Id 2\ndel X-Internal-Id 1\n"
+                            "del Content-Type 1\nadd MIME-Version: 1.0\nadd Content-Type: (wrapper)\n"
+                            "add X-Never: written\nadd X-Mailseal-Loop: (marker)\n");
+        assert_null(strstr(buf_str(&newbody), "secret body"));
+        assert_non_null(strstr(buf_str(&newbody), "name=\"message.html\""));
+        open_wrapper(&plain);
+        assert_non_null(strstr(buf_str(&plain), "X-Internal-Id: 7"));
+        assert_true(plain.len > 13 && strcmp(buf_str(&plain) + plain.len - 13, "secret body\r\n") == 0);
+        buf_free(&plain);
+        /* a recipient without a passphrase, random passphrases off: 550 */
+        assert_int_equal(run_message("<carol@other.test>", h_seal, "body\r\n"), SMFIS_REJECT);
+        assert_string_equal(buf_str(&ops), "reply 550 5.7.1 Message must be encrypted, but a "
+                            "recipient has no passphrase and none can be sent\n");
     }
     /* a refused recipient: tempfail, no marker, nothing relayed half-changed */
     fake_addrcpt_fails = 1;
@@ -538,9 +640,9 @@ static void test_actions(void **state)
      * that cannot is refused */
     assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
     assert_int_equal(p0 & ~(unsigned long)SMFIF_SETSYMLIST,
-                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT);
+                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT | SMFIF_CHGBODY);
     assert_int_equal(mailseal_desc.xxfi_flags,
-                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT);
+                     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT | SMFIF_CHGBODY);
     cb_close(CTX);
     assert_int_equal(cb_negotiate(CTX, 0x1ff & ~(unsigned long)SMFIF_ADDRCPT, 0x1fffff, 0, 0,
                                   &p0, &p1, &p2, &p3), SMFIS_REJECT);
