@@ -395,8 +395,9 @@ static int spool_input(int in)
             int e = errno;
 
             free(chunk);
-            if (n == 0)
+            if (n == 0 && lseek(fd, 0, SEEK_SET) == 0)
                 return fd;
+            e = n == 0 ? errno : e;
             close(fd);
             errno = e;
             return -1;
