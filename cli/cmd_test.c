@@ -503,8 +503,11 @@ static int test_json(const struct test_args *a, const struct msg_envelope *env,
     }
     jw_adds(w, ",\"outcome\":");
     jw_str(w, o->name);
-    if (res->encrypt && !res->reject)
-        jw_adds(w, ",\"note\":\"no encrypted envelope in this build: the milter rejects with 550 5.7.1\"");
+    if (res->encrypt && !res->reject) {
+        jw_adds(w, ",\"template\":");
+        jw_str(w, res->encrypt_template ? res->encrypt_template : "(default)");
+        jw_adds(w, ",\"note\":\"the milter sends the message as the encrypted wrapper\"");
+    }
     jw_adds(w, ",\"incomplete\":");
     json_limits(w, d->model->incomplete);
     jw_adds(w, ",\"incomplete_decided\":");
@@ -602,7 +605,8 @@ static void test_text(const struct test_args *a, const struct msg_envelope *env,
         fputs(": ", stdout);
         put_safe(stdout, o->quarantine);
     } else if (res->encrypt) {
-        fputs(" (no encrypted envelope in this build: the milter rejects with 550 5.7.1)", stdout);
+        printf(" (as the encrypted wrapper, template %s)",
+               res->encrypt_template ? res->encrypt_template : "(default)");
     }
     fputs("\nincomplete: ", stdout);
     print_limits(d->model->incomplete);

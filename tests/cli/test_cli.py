@@ -273,13 +273,14 @@ class CliTest(unittest.TestCase):
             {"rule": "strip", "action": "log", "value": "tag stripped"}])
         self.assertIs(r["encrypt"], False)
         self.assertEqual(r["outcome"], "accept (modified)")
-        # encrypt: reported, and the milter's answer (it rejects: no envelope yet)
+        # encrypt: reported, with the template the wrapper uses
         r = self.dry_run(message("[seal] contract"), "bob@partner.test", "--rules", draft)
         self.assertEqual(r["matched"], ["seal", "seal-later"])
         self.assertIs(r["encrypt"], True)
         self.assertEqual(r["outcome"], "encrypt")
         self.assertEqual(r["action_details"][0], {"rule": "seal", "action": "encrypt", "value": "legal"})
-        self.assertIn("550 5.7.1", r["note"])
+        self.assertEqual(r["template"], "legal")
+        self.assertIn("encrypted wrapper", r["note"])
         # bcc to an address that is a recipient already adds no one
         r = self.dry_run(message("Q3 [ENCRYPT]"), "audit@example.com", "--rules", draft)
         self.assertEqual(r["matched"], ["strip"])
