@@ -826,6 +826,7 @@ static int open_input(const char *input, int *spooled)
     }
 }
 
+/* cmd_decrypt - `mailseal decrypt`: options, keys, input, output (see the top of the file) */
 int cmd_decrypt(int argc, char **argv)
 {
     enum { OPT_PASS = 256, OPT_ORG, OPT_ADDR };
