@@ -556,11 +556,9 @@ static int smtp_flush(struct smtp *s, const char *step)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        {
-            int e = (n == 0 || errno == EPIPE) ? ECONNRESET : errno;
-
-            return set_err(s->err, s->errlen, e, "%s: relay closed the connection", step);
-        }
+        if (n == 0 || errno == EPIPE || errno == ECONNRESET)
+            return set_err(s->err, s->errlen, ECONNRESET, "%s: relay closed the connection", step);
+        return set_err(s->err, s->errlen, errno, "%s: %s", step, strerror(errno));
     }
     s->out_len = 0;
     return 0;
@@ -617,9 +615,11 @@ static int smtp_line(struct smtp *s, const char *step, const struct timespec *de
                                step);
             if (errno == EINTR)
                 continue;
+            if (errno == ECONNRESET || errno == EPIPE)
+                return set_err(s->err, s->errlen, ECONNRESET, "%s: relay closed the connection",
+                               step);
             if (errno != EAGAIN)
-                return set_err(s->err, s->errlen, errno == EPIPE ? ECONNRESET : errno,
-                               "%s: %s", step, strerror(errno));
+                return set_err(s->err, s->errlen, errno, "%s: %s", step, strerror(errno));
             w = wait_fd(s->fd, POLLIN, deadline);
             if (w == 0)
                 return set_err(s->err, s->errlen, ETIMEDOUT, "%s: no reply within %d s", step,
