@@ -30,8 +30,9 @@
  *
  * Output: verified plaintext is written as each chunk verifies, to stdout
  * or to OUT.tmp-XXXXXX (mode 0600) beside OUT, which is renamed to OUT
- * only once the whole envelope verified and removed on any failure.  A
- * failure after some plaintext reached stdout says so on stderr.
+ * only once the whole envelope verified and removed on any failure (and
+ * when SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the process).  A failure
+ * after some plaintext reached stdout says so on stderr.
  *
  * cmd_decrypt() returns the exit status (cli.h): 0, 1 with a one-line
  * reason on stderr, 2 usage.
@@ -39,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,33 @@ struct dec_extract {
     struct b64_dec b64;
     unsigned char *out;               /* CODEC_DEC_MAX(DEC_PIECE) bytes */
 };
+
+/* OUT.tmp-XXXXXX while it exists, for on_signal() */
+static const char *volatile dec_tmp_path;
+static const int dec_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define DEC_NSIGNALS (sizeof(dec_signals) / sizeof(dec_signals[0]))
+
+/* on_signal - remove the unfinished output, then end as the signal says */
+static void on_signal(int sig)
+{
+    const char *tmp = dec_tmp_path;
+
+    if (tmp != NULL)
+        unlink(tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* block_signals - block (how SIG_BLOCK) or unblock (SIG_UNBLOCK) the signals on_signal() takes */
+static void block_signals(int how)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < DEC_NSIGNALS; i++)
+        sigaddset(&set, dec_signals[i]);
+    sigprocmask(how, &set, NULL);
+}
 
 /* decrypt_usage - the subcommand's help */
 static void decrypt_usage(FILE *fp)
@@ -842,6 +871,7 @@ int cmd_decrypt(int argc, char **argv)
     char pass[DEC_PASS_MAX + 2], canon[ENV_RANDOM_PASS_CHARS + 1];
     unsigned char priv[ENV_X25519_LEN];
     struct buf tmp = BUF_INIT(DEC_PATH_MAX);
+    struct sigaction sa, old_sa[DEC_NSIGNALS];
     struct dec_ctx d;
     int c, in_fd = -1, spooled = 0, rc = CLI_INVALID;
 
@@ -911,18 +941,31 @@ int cmd_decrypt(int argc, char **argv)
         d.org_priv = priv;
     }
 
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < DEC_NSIGNALS; i++)
+        sigaction(dec_signals[i], &sa, &old_sa[i]);
+    if (output == NULL) {
+        d.out_fd = STDOUT_FILENO;
+    } else {
+        block_signals(SIG_BLOCK);
+        d.out_fd = open_output(output, &tmp);
+        if (d.out_fd >= 0)
+            dec_tmp_path = tmp.data;
+        block_signals(SIG_UNBLOCK);
+        if (d.out_fd < 0) {
+            fprintf(stderr, "mailseal decrypt: cannot create a file beside %s: %s\n", output,
+                    tmp.data != NULL ? strerror(errno) : "the name is too long");
+            rc = CLI_INVALID;
+            goto out;
+        }
+    }
     if ((in_fd = open_input(input, &spooled)) < 0) {
         dec_fail(&d, DE_INPUT, errno);
     } else if ((d.r = env_reader_new(dec_out, &d)) == NULL) {
         dec_fail(&d, DE_OTHER, errno);
-    } else if (output != NULL && (d.out_fd = open_output(output, &tmp)) < 0) {
-        fprintf(stderr, "mailseal decrypt: cannot create a file beside %s: %s\n", output,
-                tmp.data != NULL ? strerror(errno) : "the name is too long");
-        rc = CLI_INVALID;
-        goto out;
     } else {
-        if (output == NULL)
-            d.out_fd = STDOUT_FILENO;
         if (decrypt_input(&d, in_fd) == 0) {
             if (output != NULL) {
                 if (fsync(d.out_fd) < 0)
@@ -930,8 +973,12 @@ int cmd_decrypt(int argc, char **argv)
                 if (close(d.out_fd) < 0)
                     dec_fail(&d, DE_OUTPUT, errno);
                 d.out_fd = -1;
+                block_signals(SIG_BLOCK);
                 if (d.err == DE_NONE && rename(tmp.data, output) < 0)
                     dec_fail(&d, DE_OUTPUT, errno);
+                if (d.err == DE_NONE)
+                    dec_tmp_path = NULL;
+                block_signals(SIG_UNBLOCK);
             }
             if (d.err == DE_NONE)
                 rc = CLI_OK;
@@ -949,6 +996,9 @@ out:
         close(d.out_fd);
     if (output != NULL && rc != CLI_OK && tmp.data != NULL)
         unlink(tmp.data);
+    dec_tmp_path = NULL;
+    for (size_t i = 0; i < DEC_NSIGNALS; i++)
+        sigaction(dec_signals[i], &old_sa[i], NULL);
     if (in_fd >= 0 && (input != NULL || spooled))
         close(in_fd);
     env_reader_free(d.r);

@@ -10,8 +10,9 @@ decoy HTML attachment.  The tests check:
   stays bounded (under 40 MB, and within 16 MB of the same run on a 1-byte message);
 - refusals with exit 1 and their one-line reason: wrong passphrase, a flipped byte
   or a character that is not base64 (damaged), a truncated page or message (damaged,
-  -o OUT not created), no envelope, an envelope of version 2; a failure after some
-  plaintext reached stdout says the output is incomplete;
+  -o OUT not created), no envelope, an envelope of version 2, a missing INPUT; a failure
+  after some plaintext reached stdout says the output is incomplete; SIGTERM while -o
+  OUT is being written leaves no file behind;
 - the random passphrase typed in lower case with spaces, the organisation key
   (--org-key; one that others can read is refused), CRLF in the passphrase file;
 - usage errors exit 2.
@@ -20,10 +21,12 @@ import base64
 import hashlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 CLI = os.environ.get("MAILSEAL_CLI", "mailseal")
@@ -280,6 +283,35 @@ class DecryptCli(unittest.TestCase):
             out, err = self.assertRefused(decrypt("--passphrase-file", self.passfile, cut), DAMAGED)
             self.assertEqual(out, self.read(plain)[:65536])
             self.assertIn(INCOMPLETE, err)
+
+    def test_signal_removes_unfinished_output(self):
+        env = self.read(self.make(self.plain[100000], "html"))
+        dest = self.wpath("out")
+        p = subprocess.Popen([CLI, "decrypt", "--passphrase-file", self.passfile, "-o", dest],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            p.stdin.write(env[:len(env) // 2])
+            p.stdin.flush()
+            deadline = time.monotonic() + 30
+            while not [n for n in os.listdir(self.work) if n.startswith("out.tmp-")]:
+                self.assertLess(time.monotonic(), deadline, "no temporary output appeared")
+                time.sleep(0.02)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=30), -signal.SIGTERM)
+        finally:
+            p.stdin.close()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertNoOutputFiles(dest)
+
+    def test_missing_input(self):
+        dest = self.wpath("out")
+        rc, out, err = decrypt("--passphrase-file", self.passfile, "-o", dest, self.wpath("nope"))
+        self.assertEqual((rc, out), (1, b""))
+        self.assertIn("mailseal decrypt: cannot read " + self.wpath("nope") + ": ", err)
+        self.assertNoOutputFiles(dest)
 
     def test_no_envelope(self):
         cases = {
