@@ -71,7 +71,11 @@
 
   /* cidUrl - a data: URL for a cid: reference, '' when unknown */
   function cidUrl(ref, cids, cache) {
-    var id = decodeURIComponent(ref.replace(/^cid:/i, '')).replace(/^<|>$/g, '');
+    var id = ref.replace(/^cid:/i, '');
+    try {
+      id = decodeURIComponent(id);
+    } catch (e) { /* a stray %: use it as written */ }
+    id = id.replace(/^<|>$/g, '');
     if (!(id in cids))
       return '';
     if (!(id in cache)) {
