@@ -461,9 +461,10 @@ static BIO *env_read_pem(const char *path, int private, char *text, char *errmsg
     return bio;
 }
 
-/* env_load_recovery_public - the raw X25519 public key of a PEM public key file */
-int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN],
-                             char *errmsg, size_t errlen)
+/* env_load_x25519 - the raw X25519 key (private when priv, else public)
+ * of a PEM key file; the file's text and, on failure, out are wiped */
+static int env_load_x25519(const char *path, int priv, unsigned char out[ENV_X25519_LEN],
+                           char *errmsg, size_t errlen)
 {
     char *text = malloc(ENV_PEM_MAX);
     BIO *bio = NULL;
@@ -471,7 +472,7 @@ int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN]
     size_t len = ENV_X25519_LEN;
     int rc = -1;
 
-    if (path == NULL || pub == NULL) {
+    if (path == NULL || out == NULL) {
         free(text);
         errno = EINVAL;
         return -1;
@@ -480,53 +481,20 @@ int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN]
         env_err(errmsg, errlen, path, "out of memory");
         return -1;
     }
-    if ((bio = env_read_pem(path, 0, text, errmsg, errlen)) == NULL)
+    if ((bio = env_read_pem(path, priv, text, errmsg, errlen)) == NULL)
         goto out;
-    k = PEM_read_bio_PUBKEY(bio, NULL, env_no_password, NULL);
+    k = priv ? PEM_read_bio_PrivateKey(bio, NULL, env_no_password, NULL)
+             : PEM_read_bio_PUBKEY(bio, NULL, env_no_password, NULL);
     if (k == NULL || !EVP_PKEY_is_a(k, "X25519")) {
-        env_err(errmsg, errlen, path, "not a PEM X25519 public key");
+        env_err(errmsg, errlen, path, priv ? "not an unencrypted PEM X25519 private key"
+                                           : "not a PEM X25519 public key");
         errno = EINVAL;
-    } else if (EVP_PKEY_get_raw_public_key(k, pub, &len) != 1 || len != ENV_X25519_LEN) {
-        env_err(errmsg, errlen, path, "cannot read the X25519 public key");
-        errno = EIO;
-    } else {
-        rc = 0;
-    }
-out:
-    EVP_PKEY_free(k);
-    BIO_free(bio);
-    free(text);
-    return rc;
-}
-
-/* env_load_recovery_private - the raw X25519 private key of a PEM private key file */
-int env_load_recovery_private(const char *path, unsigned char priv[ENV_X25519_LEN],
-                              char *errmsg, size_t errlen)
-{
-    char *text = malloc(ENV_PEM_MAX);
-    BIO *bio = NULL;
-    EVP_PKEY *k = NULL;
-    size_t len = ENV_X25519_LEN;
-    int rc = -1;
-
-    if (path == NULL || priv == NULL) {
-        free(text);
-        errno = EINVAL;
-        return -1;
-    }
-    if (text == NULL) {
-        env_err(errmsg, errlen, path, "out of memory");
-        return -1;
-    }
-    if ((bio = env_read_pem(path, 1, text, errmsg, errlen)) == NULL)
-        goto out;
-    k = PEM_read_bio_PrivateKey(bio, NULL, env_no_password, NULL);
-    if (k == NULL || !EVP_PKEY_is_a(k, "X25519")) {
-        env_err(errmsg, errlen, path, "not an unencrypted PEM X25519 private key");
-        errno = EINVAL;
-    } else if (EVP_PKEY_get_raw_private_key(k, priv, &len) != 1 || len != ENV_X25519_LEN) {
-        env_err(errmsg, errlen, path, "cannot read the X25519 private key");
-        OPENSSL_cleanse(priv, ENV_X25519_LEN);
+    } else if ((priv ? EVP_PKEY_get_raw_private_key(k, out, &len)
+                     : EVP_PKEY_get_raw_public_key(k, out, &len)) != 1
+               || len != ENV_X25519_LEN) {
+        env_err(errmsg, errlen, path, priv ? "cannot read the X25519 private key"
+                                           : "cannot read the X25519 public key");
+        OPENSSL_cleanse(out, ENV_X25519_LEN);
         errno = EIO;
     } else {
         rc = 0;
@@ -537,4 +505,18 @@ out:
     OPENSSL_cleanse(text, ENV_PEM_MAX);
     free(text);
     return rc;
+}
+
+/* env_load_recovery_public - the raw X25519 public key of a PEM public key file */
+int env_load_recovery_public(const char *path, unsigned char pub[ENV_X25519_LEN],
+                             char *errmsg, size_t errlen)
+{
+    return env_load_x25519(path, 0, pub, errmsg, errlen);
+}
+
+/* env_load_recovery_private - the raw X25519 private key of a PEM private key file */
+int env_load_recovery_private(const char *path, unsigned char priv[ENV_X25519_LEN],
+                              char *errmsg, size_t errlen)
+{
+    return env_load_x25519(path, 1, priv, errmsg, errlen);
 }
