@@ -9,6 +9,8 @@
 #ifndef MAILSEAL_CLI_CLI_H
 #define MAILSEAL_CLI_CLI_H
 
+#include <stddef.h>
+
 #include "config/config.h"
 #include "util/diag.h"
 
@@ -32,5 +34,12 @@ struct config *cli_config_load(const char *path, int own_rules, struct diag *d,
                                int *rules_broken);
 /* cli_print_diag - every diagnostic, one per line, to stderr */
 void cli_print_diag(const struct diag *d);
+/* cli_read_passphrase_file - the first line of path (trailing CR removed,
+ * NUL-terminated) into pass, a buffer of cap bytes; *len its length.  0,
+ * or -1 with a short reason in *why and errno (E2BIG: longer than max
+ * bytes, or than the buffer holds).  The rest of pass is wiped, and all
+ * of it on failure (passfile.c). */
+int cli_read_passphrase_file(const char *path, char *pass, size_t cap, size_t max, size_t *len,
+                             const char **why);
 
 #endif

@@ -727,55 +727,6 @@ static int decrypt_input(struct dec_ctx *d, int fd)
     return rc;
 }
 
-/* read_pass_file - the first line of path, CR/LF removed, into pass (DEC_PASS_MAX + 2 bytes);
- * 0, or -1 with a reason */
-static int read_pass_file(const char *path, char *pass, size_t *len, const char **why)
-{
-    const size_t cap = DEC_PASS_MAX + 2;
-    size_t n = 0;
-    char *lf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        *why = "cannot open the passphrase file";
-        return -1;
-    }
-    while (n < cap && lf == NULL) {
-        ssize_t r = read(fd, pass + n, cap - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            OPENSSL_cleanse(pass, cap);
-            *why = "cannot read the passphrase file";
-            return -1;
-        }
-        if (r == 0)
-            break;
-        lf = memchr(pass + n, '\n', (size_t)r);
-        n += (size_t)r;
-    }
-    close(fd);
-    if (lf != NULL)
-        n = (size_t)(lf - pass);
-    OPENSSL_cleanse(pass + n, cap - n);          /* what followed the first line */
-    while (n > 0 && pass[n - 1] == '\r')
-        n--;
-    if (n > DEC_PASS_MAX) {
-        OPENSSL_cleanse(pass, cap);
-        *why = "the passphrase is longer than 4096 bytes";
-        return -1;
-    }
-    if (n == 0) {
-        *why = "the passphrase file's first line is empty";
-        return -1;
-    }
-    pass[n] = '\0';
-    *len = n;
-    return 0;
-}
-
 /* open_output - OUT.tmp-XXXXXX beside out (mode 0600); its fd, the path in tmp, or -1 */
 static int open_output(const char *out, struct buf *tmp)
 {
@@ -922,8 +873,16 @@ int cmd_decrypt(int argc, char **argv)
         const char *why = NULL;
         size_t len = 0;
 
-        if (read_pass_file(pass_file, pass, &len, &why) < 0) {
+        if (cli_read_passphrase_file(pass_file, pass, sizeof(pass), DEC_PASS_MAX, &len,
+                                     &why) < 0) {
+            if (errno == E2BIG)
+                why = "the passphrase is longer than 4096 bytes";
             fprintf(stderr, "mailseal decrypt: %s: %s\n", pass_file, why);
+            return CLI_INVALID;
+        }
+        if (len == 0) {
+            fprintf(stderr, "mailseal decrypt: %s: the passphrase file's first line is empty\n",
+                    pass_file);
             return CLI_INVALID;
         }
         d.pass = pass;

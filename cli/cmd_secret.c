@@ -159,50 +159,6 @@ static int tty_passphrase(const char *name, char *pass, size_t *len, const char 
     return ok;
 }
 
-/* file_passphrase - the first line of path (trailing CR/LF removed); 0,
- * or -1 with a reason */
-static int file_passphrase(const char *path, char *pass, size_t *len, const char **why)
-{
-    size_t n = 0;
-    char *lf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        *why = "cannot open the passphrase file";
-        return -1;
-    }
-    while (n < SECRET_PASS_MAX && lf == NULL) {
-        ssize_t r = read(fd, pass + n, SECRET_PASS_MAX - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            OPENSSL_cleanse(pass, SECRET_PASS_MAX);
-            *why = "cannot read the passphrase file";
-            return -1;
-        }
-        if (r == 0)
-            break;
-        lf = memchr(pass + n, '\n', (size_t)r);
-        n += (size_t)r;
-    }
-    close(fd);
-    if (lf != NULL)
-        n = (size_t)(lf - pass);
-    if (n >= SECRET_PASS_MAX) {
-        OPENSSL_cleanse(pass, SECRET_PASS_MAX);
-        *why = "the passphrase is longer than 1023 bytes";
-        return -1;
-    }
-    OPENSSL_cleanse(pass + n, SECRET_PASS_MAX - n);     /* what followed the first line */
-    while (n > 0 && (pass[n - 1] == '\r' || pass[n - 1] == '\n'))
-        n--;
-    pass[n] = '\0';
-    *len = n;
-    return 0;
-}
-
 /* passphrase_check - refuse empty, short or NUL-holding passphrases; NULL or a reason */
 static const char *passphrase_check(const char *pass, size_t len)
 {
@@ -307,8 +263,11 @@ static int secret_set(int argc, char **argv)
     }
     if (store_precheck(store) < 0)
         return CLI_INVALID;
-    if ((passfile ? file_passphrase(passfile, pass, &len, &why)
+    if ((passfile ? cli_read_passphrase_file(passfile, pass, SECRET_PASS_MAX,
+                                             SECRET_PASS_MAX - 1, &len, &why)
                   : tty_passphrase(name, pass, &len, &why)) < 0) {
+        if (passfile != NULL && errno == E2BIG)
+            why = "the passphrase is longer than 1023 bytes";
         fprintf(stderr, "mailseal secret set: %s%s%s\n", why,
                 passfile ? ": " : "", passfile ? passfile : "");
         return CLI_INVALID;
