@@ -378,6 +378,16 @@ struct kw_scratch *kw_scratch_new(const struct kw_multi *km)
     return sc;
 }
 
+/* kw_scratch_grow - make sc large enough for km as well */
+int kw_scratch_grow(struct kw_scratch *sc, const struct kw_multi *km)
+{
+    if (km != NULL && km->db != NULL && hs_alloc_scratch(km->db, &sc->s) != HS_SUCCESS) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 /* kw_scratch_free - release scratch space */
 void kw_scratch_free(struct kw_scratch *sc)
 {

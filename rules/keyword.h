@@ -62,8 +62,10 @@ int kw_multi_add(struct kw_multi *km, const struct kw_set *ks, size_t owner);
 /* 0, or -1 with errno ENOMEM or EIO (the database did not compile) */
 int kw_multi_build(struct kw_multi *km);
 size_t kw_multi_count(const struct kw_multi *km); /* distinct phrases */
-/* A scratch for one thread's scans; NULL with errno ENOMEM. */
+/* A scratch for one thread's scans; NULL with errno ENOMEM.
+ * kw_scratch_grow() makes it serve another matcher too (0 or -1 ENOMEM). */
 struct kw_scratch *kw_scratch_new(const struct kw_multi *km);
+int kw_scratch_grow(struct kw_scratch *sc, const struct kw_multi *km);
 void kw_scratch_free(struct kw_scratch *sc);
 /* 0 scanned (fn said go on), 1 stopped by fn, -1 with errno (EIO) */
 int kw_multi_scan(const struct kw_multi *km, struct kw_scratch *sc, const char *norm,

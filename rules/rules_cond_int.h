@@ -98,6 +98,10 @@ int rules_scan_result(const struct rules_scan *scan, size_t slot, const char **e
 /* rules_scan_pgp_inline - 1 when the first bytes of a text/plain body part
  * (not an attachment), after white space, were "-----BEGIN PGP MESSAGE-----" */
 int rules_scan_pgp_inline(const struct rules_scan *scan);
+/* rules_scan_scratch - the scan's scratch for the ruleset's phrase
+ * matchers (body and subject), NULL when scan is NULL (rules_scan.c) */
+struct kw_scratch;
+struct kw_scratch *rules_scan_scratch(struct rules_scan *scan);
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
 /* rules_cond_subject_kw - the phrases c looks for in the subject

@@ -91,20 +91,20 @@ int rules_ctx_subject_find(struct rules_ctx *ctx, size_t sslot, size_t *at, size
 {
     if (ctx->subj == NULL) {
         const struct buf *s = rules_ctx_subject(ctx);
-        struct kw_scratch *sc;
+        struct kw_scratch *own = NULL, *sc = rules_scan_scratch(ctx->scan);
         struct subj_scan ss;
         int r;
 
         if (s == NULL)
             return -1;
         if ((ss.hit = calloc(ctx->rs->nsubj ? ctx->rs->nsubj : 1, sizeof(*ss.hit))) == NULL
-            || (sc = kw_scratch_new(ctx->rs->kw_subject)) == NULL) {
+            || (sc == NULL && (sc = own = kw_scratch_new(ctx->rs->kw_subject)) == NULL)) {
             free(ss.hit);
             ctx->fault = ENOMEM;
             return -1;
         }
         r = kw_multi_scan(ctx->rs->kw_subject, sc, buf_str(s), s->len, subj_on_hit, &ss);
-        kw_scratch_free(sc);
+        kw_scratch_free(own);
         if (r < 0) {
             free(ss.hit);
             ctx->fault = errno ? errno : EIO;

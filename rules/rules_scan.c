@@ -352,7 +352,8 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
         || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL
-        || (rs != NULL && (scan->kws = kw_scratch_new(rs->kw_text)) == NULL)
+        || (rs != NULL && ((scan->kws = kw_scratch_new(rs->kw_text)) == NULL
+                           || kw_scratch_grow(scan->kws, rs->kw_subject) < 0))
         || (rs != NULL && rs->sens != NULL && (scan->sens = sens_scan_new(rs->sens)) == NULL)) {
         rules_scan_free(scan);
         return NULL;
@@ -420,6 +421,13 @@ int rules_scan_sens(struct rules_scan *scan, const struct sens_scan **out)
     }
     *out = scan->sens;
     return 0;
+}
+
+/* rules_scan_scratch - the scan's phrase matcher scratch (it serves the
+ * subject's matcher too), NULL without a scan */
+struct kw_scratch *rules_scan_scratch(struct rules_scan *scan)
+{
+    return scan ? scan->kws : NULL;
 }
 
 /* rules_scan_pgp_inline - did a text body start with an inline PGP message? */
