@@ -489,19 +489,17 @@ out:
     return r;
 }
 
-/* apply_encrypt - replace the message by its wrapper; SMFIS_CONTINUE with
- * *info filled, or the status to answer */
+/* apply_encrypt - replace the message by its wrapper in template t;
+ * SMFIS_CONTINUE with *info filled, or the status to answer */
 static sfsistat apply_encrypt(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_model *m,
-                              const struct rules_result *res, struct wrap_info *info)
+                              const struct rules_result *res,
+                              const struct config_template *t, struct wrap_info *info)
 {
     struct msg_ctx *mc = cc->cctx_msg;
     const struct config *cfg = mc->mctx_gc->cfg;
-    const struct config_template *t = config_template_find(cfg, res->encrypt_template);
     struct body_out bo = { ctx, NULL, 0 };
     int r;
 
-    if (t == NULL)                /* checked at load; a default always exists */
-        t = config_template_find(cfg, NULL);
     if ((bo.buf = malloc(BODY_PIECE)) == NULL)
         return apply_tempfail(ctx, mc->mctx_qid, "out of memory");
     r = wrap_body(cfg, t, mc->mctx_spool, &mc->mctx_env, NULL, body_write, &bo, info);
@@ -564,16 +562,18 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
     if (res->reject)
         return apply_reject(ctx, mc, res);
     if (res->encrypt) {
-        const struct config_template *t;
-        sfsistat st = apply_encrypt(ctx, cc, m, res, &winfo);
+        const struct config *cfg = mc->mctx_gc->cfg;
+        const struct config_template *t = config_template_find(cfg, res->encrypt_template);
+        sfsistat st;
 
-        if (st != SMFIS_CONTINUE)
+        if (t == NULL)            /* checked at load; a default always exists */
+            t = config_template_find(cfg, NULL);
+        if ((st = apply_encrypt(ctx, cc, m, res, t, &winfo)) != SMFIS_CONTINUE)
             return st;
-        wcfg = mc->mctx_gc->cfg;
+        wcfg = cfg;
         digest = winfo.digest;
         changed = 1;
-        t = config_template_find(wcfg, res->encrypt_template);
-        if (t != NULL && t->subject != NULL) {
+        if (t->subject != NULL) {
             start_subject = t->subject;
             subject_changed = 1;
         }
