@@ -61,18 +61,6 @@ struct test_outcome {
     int modified;
 };
 
-static const char *const action_names[] = {
-    [ACT_ADD_HEADER] = "add_header",
-    [ACT_SET_HEADER] = "set_header",
-    [ACT_PREPEND_SUBJECT] = "prepend_subject",
-    [ACT_REJECT] = "reject",
-    [ACT_QUARANTINE] = "quarantine",
-    [ACT_ENCRYPT] = "encrypt",
-    [ACT_REMOVE_SUBJECT_TAG] = "remove_subject_tag",
-    [ACT_REMOVE_HEADER] = "remove_header",
-    [ACT_BCC] = "bcc",
-    [ACT_LOG] = "log",
-};
 
 static const struct {
     unsigned bit;
@@ -98,13 +86,6 @@ static void test_usage(FILE *fp)
             "  --json prints one JSON object.  Exit 0 when evaluated, 1 on errors,\n"
             "  2 on usage errors.\n",
             CONFIG_DEFAULT_PATH);
-}
-
-/* action_name - the YAML name of an action kind */
-static const char *action_name(enum rule_action_kind k)
-{
-    return (size_t)k < sizeof(action_names) / sizeof(action_names[0]) && action_names[k]
-        ? action_names[k] : "?";
 }
 
 /* put_safe - write s with control characters shown as '?' (no terminal escapes) */
@@ -423,7 +404,7 @@ static void json_action(struct jw *w, const struct rule_action *a)
     jw_adds(w, "{\"rule\":");
     jw_str(w, a->rule);
     jw_adds(w, ",\"action\":");
-    jw_str(w, action_name(a->kind));
+    jw_str(w, rules_action_name(a->kind));
     if (a->kind == ACT_ADD_HEADER || a->kind == ACT_SET_HEADER) {
         jw_adds(w, ",\"name\":");
         jw_str(w, a->name);
@@ -479,7 +460,7 @@ static int test_json(const struct test_args *a, const struct msg_envelope *env,
     for (size_t i = 0; i < res->nactions; i++) {
         if (i)
             jw_addc(w, ',');
-        jw_str(w, action_name(res->actions[i].kind));
+        jw_str(w, rules_action_name(res->actions[i].kind));
     }
     jw_adds(w, "],\"action_details\":[");
     for (size_t i = 0; i < res->nactions; i++) {
@@ -575,7 +556,7 @@ static void test_text(const struct test_args *a, const struct msg_envelope *env,
     for (size_t i = 0; i < res->nactions; i++) {
         const struct rule_action *x = &res->actions[i];
 
-        printf("  %zu. %s: %s", i + 1, x->rule, action_name(x->kind));
+        printf("  %zu. %s: %s", i + 1, x->rule, rules_action_name(x->kind));
         if (x->kind == ACT_REJECT) {
             printf(" %d %s ", x->code, x->status);
             put_safe(stdout, x->text);

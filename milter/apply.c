@@ -49,18 +49,6 @@
 #define HEADER_VALUE_MAX (64 * 1024)
 #define BCC_RCPT_MAX 260   /* "<" 254 bytes ">" NUL */
 
-static const char *const action_names[] = {
-    [ACT_ADD_HEADER] = "add_header",
-    [ACT_SET_HEADER] = "set_header",
-    [ACT_PREPEND_SUBJECT] = "prepend_subject",
-    [ACT_REJECT] = "reject",
-    [ACT_QUARANTINE] = "quarantine",
-    [ACT_ENCRYPT] = "encrypt",
-    [ACT_REMOVE_SUBJECT_TAG] = "remove_subject_tag",
-    [ACT_REMOVE_HEADER] = "remove_header",
-    [ACT_BCC] = "bcc",
-    [ACT_LOG] = "log",
-};
 
 /* apply_tempfail - answer 451 4.3.0 so the sender keeps the message and retries */
 sfsistat apply_tempfail(SMFICTX *ctx, const char *qid, const char *why)
@@ -315,7 +303,7 @@ static void apply_log(const struct msg_ctx *mc, const struct rules_result *res,
     list_names(&matched, res->matched, res->nmatched);
     list_names(&audited, res->audited, res->naudited);
     for (size_t i = 0; i < res->nactions; i++)
-        if ((i ? buf_addc(&acts, ',') : 0) < 0 || buf_adds(&acts, action_names[res->actions[i].kind]) < 0)
+        if ((i ? buf_addc(&acts, ',') : 0) < 0 || buf_adds(&acts, rules_action_name(res->actions[i].kind)) < 0)
             break;
     log_notice(mc->mctx_qid, "rules matched=%s audit=%s actions=%s outcome=%s%s%s%s",
                buf_str(&matched), buf_str(&audited), acts.len ? acts.data : "-", outcome,
@@ -622,7 +610,7 @@ sfsistat apply_decision(SMFICTX *ctx, struct conn_ctx *cc, const struct msg_mode
             break;
         }
         if (r < 0) {
-            log_err(mc->mctx_qid, "could not apply %s of rule %s", action_names[a->kind], a->rule);
+            log_err(mc->mctx_qid, "could not apply %s of rule %s", rules_action_name(a->kind), a->rule);
             buf_free(&subject);
             free(added);
             return apply_tempfail(ctx, mc->mctx_qid, "action failed");

@@ -103,6 +103,8 @@ struct rules_result {
 
 struct ruleset *rules_load(const char *path, struct diag *d);
 void rules_free(struct ruleset *rs);
+/* rules_action_name - the YAML name of an action kind ("?" for none) */
+const char *rules_action_name(enum rule_action_kind kind);
 /* rules_check_templates - every encrypt: {template: NAME} names a template
  * known(arg, NAME) accepts; 0, or -1 after reporting each unknown one at
  * its rule as FILE:LINE:COL */

@@ -504,3 +504,12 @@ const struct rules_action_kind rules_action_kinds[] = {
     { "log", ACT_LOG, 0, act_log_parse },
 };
 const size_t rules_naction_kinds = sizeof(rules_action_kinds) / sizeof(rules_action_kinds[0]);
+
+/* rules_action_name - the YAML name of an action kind */
+const char *rules_action_name(enum rule_action_kind kind)
+{
+    for (size_t i = 0; i < rules_naction_kinds; i++)
+        if (rules_action_kinds[i].kind == kind)
+            return rules_action_kinds[i].name;
+    return "?";
+}
