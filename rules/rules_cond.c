@@ -34,22 +34,52 @@ struct subj_cond {
     size_t sslot;             /* subject slot: the ruleset scans the subject once */
 };
 
-/* cond_subject_add - add one phrase node to the set */
-static int cond_subject_add(struct kw_set *ks, const struct ynode *item,
-                            struct diag *d)
+/* kw_item - add one phrase node to ks */
+static int kw_item(const char *what, struct kw_set *ks, const struct ynode *item, struct diag *d)
 {
-    if (rules_text_ok(item, "subject_contains", KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
+    if (rules_text_ok(item, what, KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
         return -1;
     if (kw_add(ks, item->value, item->len) == 0)
         return 0;
     if (errno == EINVAL)
-        ynode_error(d, item, "subject_contains: phrase '%s' has no visible characters",
-                    item->value);
+        ynode_error(d, item, "%s: phrase '%s' has no visible characters", what, item->value);
     else if (errno == EOVERFLOW || errno == E2BIG)
-        ynode_error(d, item, "subject_contains: phrase too long");
+        ynode_error(d, item, "%s: phrase too long", what);
     else
-        ynode_error(d, item, "subject_contains: out of memory");
+        ynode_error(d, item, "%s: out of memory", what);
     return -1;
+}
+
+/* rules_kw_parse - a phrase or a non-empty list of phrases */
+struct kw_set *rules_kw_parse(const char *what, const struct ynode *arg, struct diag *d)
+{
+    struct kw_set *ks = kw_set_new();
+    int bad = 0;
+
+    if (ks == NULL) {
+        ynode_error(d, arg, "%s: out of memory", what);
+        return NULL;
+    }
+    if (arg->type == YNODE_SEQ) {
+        if (arg->n == 0) {
+            ynode_error(d, arg, "%s: expected at least one phrase", what);
+            bad = 1;
+        }
+        for (size_t i = 0; i < arg->n; i++)
+            if (kw_item(what, ks, arg->items[i], d) < 0)
+                bad = 1;
+    } else if (arg->type == YNODE_SCALAR) {
+        bad = kw_item(what, ks, arg, d) < 0;
+    } else {
+        ynode_error(d, arg, "%s: expected a phrase or a list of phrases, not %s", what,
+                    ynode_kind(arg));
+        bad = 1;
+    }
+    if (bad) {
+        kw_set_free(ks);
+        return NULL;
+    }
+    return ks;
 }
 
 /* cond_subject_parse - a phrase or a list of phrases */
@@ -57,36 +87,15 @@ static int cond_subject_parse(struct rule_cond *c, const struct ynode *arg,
                               struct diag *d)
 {
     struct subj_cond *sc = calloc(1, sizeof(*sc));
-    struct kw_set *ks = kw_set_new();
-    int bad = 0;
 
-    if (ks == NULL || sc == NULL) {
-        kw_set_free(ks);
-        free(sc);
+    if (sc == NULL) {
         ynode_error(d, arg, "subject_contains: out of memory");
         return -1;
     }
-    if (arg->type == YNODE_SEQ) {
-        if (arg->n == 0) {
-            ynode_error(d, arg, "subject_contains: expected at least one phrase");
-            bad = 1;
-        }
-        for (size_t i = 0; i < arg->n; i++)
-            if (cond_subject_add(ks, arg->items[i], d) < 0)
-                bad = 1;
-    } else if (ynode_is_string(arg)) {
-        bad = cond_subject_add(ks, arg, d) < 0;
-    } else {
-        ynode_error(d, arg, "subject_contains: expected a phrase or a list of phrases, not %s",
-                    ynode_kind(arg));
-        bad = 1;
-    }
-    if (bad) {
-        kw_set_free(ks);
+    if ((sc->ks = rules_kw_parse("subject_contains", arg, d)) == NULL) {
         free(sc);
         return -1;
     }
-    sc->ks = ks;
     c->data = sc;
     return 0;
 }

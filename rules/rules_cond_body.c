@@ -63,53 +63,19 @@ int rules_cond_is_body(const struct rule_cond *c)
     return c->kind != NULL && c->kind->free == cond_body_free;
 }
 
-/* body_add - add one phrase node */
-static int body_add(const char *what, struct kw_set *ks, const struct ynode *item,
-                    struct diag *d)
-{
-    if (rules_text_ok(item, what, KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
-        return -1;
-    if (kw_add(ks, item->value, item->len) == 0)
-        return 0;
-    if (errno == EINVAL)
-        ynode_error(d, item, "%s: phrase '%s' has no visible characters", what, item->value);
-    else if (errno == EOVERFLOW || errno == E2BIG)
-        ynode_error(d, item, "%s: phrase too long", what);
-    else
-        ynode_error(d, item, "%s: out of memory", what);
-    return -1;
-}
-
 /* body_parse - a phrase or a list of phrases */
 static int body_parse(const char *what, enum body_target target, struct rule_cond *c,
                       const struct ynode *arg, struct diag *d)
 {
     struct body_cond *b = calloc(1, sizeof(*b));
-    int bad = 0;
 
-    if (b == NULL || (b->ks = kw_set_new()) == NULL) {
-        free(b);
+    if (b == NULL) {
         ynode_error(d, arg, "%s: out of memory", what);
         return -1;
     }
     b->target = target;
     c->data = b;
-    if (arg->type == YNODE_SEQ) {
-        if (arg->n == 0) {
-            ynode_error(d, arg, "%s: expected at least one phrase", what);
-            bad = 1;
-        }
-        for (size_t i = 0; i < arg->n; i++)
-            if (body_add(what, b->ks, arg->items[i], d) < 0)
-                bad = 1;
-    } else if (arg->type == YNODE_SCALAR) {
-        bad = body_add(what, b->ks, arg, d) < 0;
-    } else {
-        ynode_error(d, arg, "%s: expected a phrase or a list of phrases, not %s", what,
-                    ynode_kind(arg));
-        bad = 1;
-    }
-    return bad ? -1 : 0;
+    return (b->ks = rules_kw_parse(what, arg, d)) == NULL ? -1 : 0;
 }
 
 /* body_re_parse - a pattern or a list of patterns */

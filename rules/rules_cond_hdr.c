@@ -59,54 +59,6 @@ static int hdr_name_ok(const char *s)
     return n > 0 && n <= HDR_NAME_MAX;
 }
 
-/* kw_item - add one phrase node to ks */
-static int kw_item(const char *what, struct kw_set *ks, const struct ynode *item, struct diag *d)
-{
-    if (rules_text_ok(item, what, KW_MAX_PHRASE, RULES_TEXT_TAB, d) < 0)
-        return -1;
-    if (kw_add(ks, item->value, item->len) == 0)
-        return 0;
-    if (errno == EINVAL)
-        ynode_error(d, item, "%s: phrase '%s' has no visible characters", what, item->value);
-    else if (errno == EOVERFLOW || errno == E2BIG)
-        ynode_error(d, item, "%s: phrase too long", what);
-    else
-        ynode_error(d, item, "%s: out of memory", what);
-    return -1;
-}
-
-/* kw_parse - a phrase or a non-empty list of phrases */
-static struct kw_set *kw_parse(const char *what, const struct ynode *arg, struct diag *d)
-{
-    struct kw_set *ks = kw_set_new();
-    int bad = 0;
-
-    if (ks == NULL) {
-        ynode_error(d, arg, "%s: out of memory", what);
-        return NULL;
-    }
-    if (arg->type == YNODE_SEQ) {
-        if (arg->n == 0) {
-            ynode_error(d, arg, "%s: expected at least one phrase", what);
-            bad = 1;
-        }
-        for (size_t i = 0; i < arg->n; i++)
-            if (kw_item(what, ks, arg->items[i], d) < 0)
-                bad = 1;
-    } else if (arg->type == YNODE_SCALAR) {
-        bad = kw_item(what, ks, arg, d) < 0;
-    } else {
-        ynode_error(d, arg, "%s: expected a phrase or a list of phrases, not %s", what,
-                    ynode_kind(arg));
-        bad = 1;
-    }
-    if (bad) {
-        kw_set_free(ks);
-        return NULL;
-    }
-    return ks;
-}
-
 /* hdr_parse - {name: H, LISTKEY: ...} for header_contains / header_matches */
 static int hdr_parse(const char *what, const char *listkey, struct rule_cond *c,
                      const struct ynode *arg, struct diag *d)
@@ -147,7 +99,7 @@ static int hdr_parse(const char *what, const char *listkey, struct rule_cond *c,
         ynode_error(d, arg, "%s: missing '%s'", what, listkey);
         bad = 1;
     } else if (strcmp(listkey, "words") == 0) {
-        if ((h->ks = kw_parse(what, list, d)) == NULL)
+        if ((h->ks = rules_kw_parse(what, list, d)) == NULL)
             bad = 1;
     } else if (re_set_parse(what, list, &h->re, d) < 0) {
         bad = 1;

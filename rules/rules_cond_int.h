@@ -102,6 +102,10 @@ int rules_scan_pgp_inline(const struct rules_scan *scan);
  * matchers (body and subject), NULL when scan is NULL (rules_scan.c) */
 struct kw_scratch;
 struct kw_scratch *rules_scan_scratch(struct rules_scan *scan);
+/* rules_kw_parse - a phrase or a non-empty list of phrases compiled into
+ * a new set; NULL after reporting at the nodes (rules_cond.c) */
+struct kw_set;
+struct kw_set *rules_kw_parse(const char *what, const struct ynode *arg, struct diag *d);
 /* rules_cond_is_body - is c a body condition? */
 int rules_cond_is_body(const struct rule_cond *c);
 /* rules_cond_subject_kw - the phrases c looks for in the subject
