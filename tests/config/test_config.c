@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "tests/support/diag_check.h"
 #include "util/buf.h"
 #include "util/diag.h"
 
@@ -91,38 +92,16 @@ static void write_file(const char *name, const char *text)
 /* expand - the template with every "@/" replaced by the temporary dir */
 static char *expand(const char *tmpl)
 {
-    struct buf b = BUF_INIT(8192);
-
-    for (const char *p = tmpl; *p; p++) {
-        if (p[0] == '@' && p[1] == '/') {
-            assert_int_equal(buf_printf(&b, "%s/", tmpdir), 0);
-            p++;
-        } else {
-            assert_int_equal(buf_addc(&b, *p), 0);
-        }
-    }
-    return buf_steal(&b);
+    return test_expand(tmpl, tmpdir);
 }
 
 /* check_diags - d holds exactly the expected messages (NULL-terminated) */
 static void check_diags(const struct diag *d, const char *const *want, const char *input)
 {
-    size_t n = 0;
+    char context[8192];
 
-    while (want[n] != NULL)
-        n++;
-    for (size_t i = 0; i < n || i < d->count; i++) {
-        char *w = i < n ? expand(want[i]) : NULL;
-        const char *got = i < d->count ? d->items[i] : "(none)";
-
-        if (w == NULL || strcmp(w, got) != 0) {
-            for (size_t j = 0; j < d->count; j++)
-                print_message("  got[%zu]: %s\n", j, d->items[j]);
-            fail_msg("input:\n%s\ndiagnostic %zu:\n  got:  %s\n  want: %s", input, i, got,
-                     w ? w : "(none)");
-        }
-        free(w);
-    }
+    snprintf(context, sizeof(context), "input:\n%s", input);
+    test_check_diags(d, want, tmpdir, context);
 }
 
 /* load - write text as cfg.yaml and load it */

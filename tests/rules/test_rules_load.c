@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "rules/rules.h"
+#include "tests/support/diag_check.h"
 #include "tests/support/tmpdir.h"
 #include "rules/rules_int.h"
 #include "util/buf.h"
@@ -48,41 +49,13 @@ static const char *tpath(const char *name)
     return path;
 }
 
-/* expand - the template with every "@/" replaced by the temporary dir */
-static char *expand(const char *tmpl)
-{
-    struct buf b = BUF_INIT(8192);
-
-    for (const char *p = tmpl; *p; p++) {
-        if (p[0] == '@' && p[1] == '/') {
-            assert_int_equal(buf_printf(&b, "%s/", test_tmpdir), 0);
-            p++;
-        } else {
-            assert_int_equal(buf_addc(&b, *p), 0);
-        }
-    }
-    return buf_steal(&b);
-}
-
 /* check_diags - d holds exactly the expected messages (NULL-terminated) */
 static void check_diags(const struct diag *d, const char *const *want)
 {
-    size_t n = 0;
+    char context[8192];
 
-    while (want[n] != NULL)
-        n++;
-    for (size_t i = 0; i < n || i < d->count; i++) {
-        char *w = i < n ? expand(want[i]) : NULL;
-        const char *got = i < d->count ? d->items[i] : "(none)";
-
-        if (w == NULL || strcmp(w, got) != 0) {
-            print_message("case: %s\n", current_case);
-            for (size_t j = 0; j < d->count; j++)
-                print_message("  got[%zu]: %s\n", j, d->items[j]);
-            fail_msg("diagnostic %zu:\n  got:  %s\n  want: %s", i, got, w ? w : "(none)");
-        }
-        free(w);
-    }
+    snprintf(context, sizeof(context), "case: %s", current_case);
+    test_check_diags(d, want, test_tmpdir, context);
 }
 
 #define MAXD 12
