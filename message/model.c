@@ -27,6 +27,10 @@
  *               text/plain part sent as a file (it is text too).
  * decoded_size is counted for every leaf: attachments are decoded to count
  * it, their bytes are not kept.  Containers have decoded_size 0.
+ * envelope:   a text/html leaf whose first SNIFF_MAX decoded bytes hold
+ *             ENVELOPE_SIGNATURE, the generator tag of mailseal's envelope
+ *             page (crypto/viewer/viewer.html): MSG_PART_ENVELOPE.  Only
+ *             those bytes are kept while the leaf is read.
  *
  * Limits: a message larger than lim->max_size gets only its top-level
  * header block parsed (MSG_INC_SIZE; root->raw_size is then the rest of the
@@ -58,6 +62,10 @@
 #define DEC_CHUNK    (64 * 1024)        /* raw body bytes decoded at a time */
 #define TEXT_BUF_MAX (4u << 20)         /* UTF-8 made from one DEC_CHUNK (at most ~3x) */
 #define ADDR_MAX     (64 * 1024)        /* longest envelope address accepted */
+#define SNIFF_MAX    1024               /* decoded bytes of a text/html leaf sniffed */
+/* How a mailseal envelope page starts (crypto/viewer/viewer.html): looked
+ * for in the first SNIFF_MAX decoded bytes of every text/html leaf. */
+#define ENVELOPE_SIGNATURE "<meta name=\"generator\" content=\"mailseal-envelope/"
 
 struct builder {
     struct msg_model *m;
@@ -79,6 +87,8 @@ struct builder {
     struct charset_conv *cv;
     struct html_text *html;
     struct buf u8, txt;
+    char sniff[SNIFF_MAX];              /* first decoded bytes of a text/html leaf */
+    size_t nsniff;
     unsigned char dec[CODEC_DEC_MAX(DEC_CHUNK)];
 };
 
@@ -203,6 +213,7 @@ static int start_leaf(struct builder *b, struct msg_part *part, const struct mim
     qp_dec_init(&b->qp);
     b->text = 0;
     b->text_started = 0;
+    b->nsniff = 0;
     if (!(part->flags & MSG_PART_TEXT))
         return 0;
     if ((b->cv = charset_conv_new(part->charset)) == NULL)
@@ -247,6 +258,23 @@ static void deliver(struct builder *b, const char *s, size_t n)
     }
 }
 
+/* sniff - keep the first decoded bytes of a text/html leaf; when they are
+ * all there, mark the leaf MSG_PART_ENVELOPE if they hold the signature */
+static void sniff(struct builder *b, const char *s, size_t n, int last)
+{
+    size_t room = SNIFF_MAX - b->nsniff;
+
+    if (!(b->leaf->flags & MSG_PART_HTML) || (room == 0 && !last))
+        return;
+    if (n > room)
+        n = room;
+    memcpy(b->sniff + b->nsniff, s, n);
+    b->nsniff += n;
+    if ((b->nsniff == SNIFF_MAX && n > 0) || last)
+        if (memmem(b->sniff, b->nsniff, ENVELOPE_SIGNATURE, sizeof(ENVELOPE_SIGNATURE) - 1))
+            b->leaf->flags |= MSG_PART_ENVELOPE;
+}
+
 /* text_push - convert decoded body bytes to text and deliver them */
 static int text_push(struct builder *b, const char *s, size_t n)
 {
@@ -283,6 +311,8 @@ static int finish_leaf(struct builder *b)
             part->flags |= MSG_PART_BAD_ENCODING;
     }
     part->decoded_size += n;
+    if (b->nsniff < SNIFF_MAX)
+        sniff(b, (const char *)b->dec, n, 1);
     if (text_push(b, (const char *)b->dec, n) < 0)
         rc = -1;
     if (rc == 0 && b->text) {
@@ -406,6 +436,7 @@ static int on_body(void *arg, const struct mime_part *mp, const char *data, size
             on = n;
         }
         part->decoded_size += on;
+        sniff(b, out, on, 0);
         if (text_push(b, out, on) < 0) {
             errno = ENOMEM;
             return -1;

@@ -58,6 +58,7 @@ struct msg_header {
 #define MSG_PART_UNKNOWN_CHARSET 0x0040u /* charset unknown: decoded as UTF-8 or Latin-1 */
 #define MSG_PART_NO_END          0x0080u /* multipart without its closing boundary */
 #define MSG_PART_HEADERS_CUT     0x0100u /* part header block hit a header limit */
+#define MSG_PART_ENVELOPE        0x0200u /* text/html that starts as a mailseal envelope page */
 
 struct msg_part {
     unsigned id;              /* 0 for the message itself, then document order */

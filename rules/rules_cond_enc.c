@@ -13,9 +13,15 @@
  *       - inline PGP: a text/plain body part (not an attachment) starts,
  *         after white space, with "-----BEGIN PGP MESSAGE-----" (seen by
  *         the scan, rules_scan_pgp_inline(); without a scan, never);
- *       - our envelope: a top level header field X-Mailseal-Envelope
- *         (for now only the header is checked; the envelope's
- *         message.html part will be checked once envelopes exist).
+ *       - our envelope: the message is an envelope page
+ *         (MSG_PART_ENVELOPE, see message/model.h: a text/html part that
+ *         starts as crypto/viewer/viewer.html does), or it is multipart
+ *         and one of its direct parts is (the wrapper that the encrypt
+ *         action writes, also when a mail program re-encoded it); an
+ *         envelope attached deeper down (a forwarded message) does not
+ *         count, nor does an envelope next to other parts than text:
+ *         the message's own content would be in clear beside it.  A top
+ *         level header field X-Mailseal-Envelope counts too.
  *
  * Unknown when it does not hold and the body was not parsed
  * (MSG_INC_SIZE) or top level header fields were dropped
@@ -31,7 +37,9 @@
 #define ENC_ENVELOPE_HEADER "X-Mailseal-Envelope"
 
 /* What made the message count as encrypted. */
-enum enc_kind { ENC_NONE, ENC_SMIME, ENC_PGP_MIME, ENC_PGP_INLINE, ENC_ENVELOPE };
+enum enc_kind {
+    ENC_NONE, ENC_SMIME, ENC_PGP_MIME, ENC_PGP_INLINE, ENC_ENVELOPE_HEADER_SEEN, ENC_ENVELOPE
+};
 
 /* enc_signed_only - is part's Content-Type smime-type=signed-data? */
 static int enc_signed_only(const struct msg_part *part)
@@ -47,12 +55,32 @@ static int enc_signed_only(const struct msg_part *part)
     return 0;
 }
 
+/* enc_is_wrapper - is part an envelope page, or multipart with one among
+ * its direct parts and no other attachment beside it? */
+static int enc_is_wrapper(const struct msg_part *part)
+{
+    int found = 0;
+
+    if (part->flags & MSG_PART_ENVELOPE)
+        return 1;
+    if (!(part->flags & MSG_PART_MULTIPART))
+        return 0;
+    for (const struct msg_part *p = part->children; p != NULL; p = p->next)
+        if (p->flags & MSG_PART_ENVELOPE)
+            found = 1;
+        else if ((p->flags & MSG_PART_ATTACHMENT) || (p->flags & MSG_PART_MESSAGE))
+            return 0;
+    return found;
+}
+
 /* enc_find - how the message is encrypted, ENC_NONE when it is not */
 static enum enc_kind enc_find(const struct rules_ctx *ctx)
 {
     const struct msg_part *root = ctx->m != NULL ? ctx->m->root : NULL;
 
     if (root != NULL && msg_header_find(root, ENC_ENVELOPE_HEADER, 0) != NULL)
+        return ENC_ENVELOPE_HEADER_SEEN;
+    if (root != NULL && enc_is_wrapper(root))
         return ENC_ENVELOPE;
     if (root != NULL && root->content_type != NULL) {
         if ((strcmp(root->content_type, "application/pkcs7-mime") == 0
@@ -105,7 +133,7 @@ int cond_enc_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct bu
 {
     static const char *const why[] = {
         "not encrypted", "S/MIME encrypted", "PGP/MIME encrypted",
-        "inline PGP message", "header " ENC_ENVELOPE_HEADER,
+        "inline PGP message", "header " ENC_ENVELOPE_HEADER, "mailseal envelope",
     };
 
     (void)c;

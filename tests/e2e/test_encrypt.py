@@ -8,6 +8,7 @@ Needs root, MAILSEAL_MILTER and MAILSEAL_CLI."""
 
 import base64
 import email
+import json
 import email.policy
 import os
 import re
@@ -143,6 +144,23 @@ class Encrypt(E2ETestCase):
         r = self.cli("decrypt", "--passphrase-file", wrong, path)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout, b"")
+        self.assertAlreadyEncrypted(path, True)
+        orig = os.path.join(self.dir, "original.eml")
+        with open(orig, "wb") as f:
+            f.write(original)
+        self.assertAlreadyEncrypted(orig, False)
+
+    def assertAlreadyEncrypted(self, path, want):
+        """`mailseal test` with the gateway's configuration and a rule
+        `already_encrypted: true` matches the message at path (or not)"""
+        rules = os.path.join(self.dir, "enc-rules.yaml")
+        with open(rules, "w") as f:
+            f.write("rules:\n  - name: enc\n    if: {already_encrypted: true}\n"
+                    "    then: {log: wrapped}\n")
+        r = self.cli("test", "-c", self.milters[0].config_path, "--rules", rules,
+                     "--from", "alice@example.com", "--to", BOB, "--json", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["matched"], ["enc"] if want else [], r.stdout)
 
     def test_internal_recipient_is_not_encrypted(self):
         secrets = os.path.join(self.dir, "secrets")

@@ -3,7 +3,9 @@
  * modelled by msg_model_build(): S/MIME (enveloped, not signed-data),
  * PGP/MIME, inline PGP at the start of a text body (not in HTML, not in
  * an attachment, not in the middle of the text, also when delivered one
- * byte at a time), our envelope header, plain mail, the false form, the
+ * byte at a time), our envelope (the wrapper, re-encoded, bare; not beside
+ * an attachment or forwarded; its signature only in the first 1024 bytes),
+ * our envelope header, plain mail, the false form, the
  * unknown case, and real messages of the shared corpus (skipped when
  * ../shared/corpus is absent).
  *
@@ -99,6 +101,17 @@ struct enc_case {
     const char *excerpt;      /* for T */
 };
 
+/* how an envelope page starts (crypto/viewer/viewer.html), in 7bit and base64 */
+#define PAGE "<!DOCTYPE html>\r\n<html lang=\"en\">\r\n<head>\r\n<meta charset=\"utf-8\">\r\n" \
+    "<meta name=\"generator\" content=\"mailseal-envelope/1\">\r\n</head><body>x</body></html>\r\n"
+#define PAGE_B64 "PCFET0NUWVBFIGh0bWw+DQo8aHRtbCBsYW5nPSJlbiI+DQo8aGVhZD4NCjxtZXRhIGNoYXJzZXQ9\r\n" \
+    "InV0Zi04Ij4NCjxtZXRhIG5hbWU9ImdlbmVyYXRvciIgY29udGVudD0ibWFpbHNlYWwtZW52ZWxv\r\n" \
+    "cGUvMSI+DQo8L2hlYWQ+PGJvZHk+eDwvYm9keT48L2h0bWw+DQo=\r\n"
+#define ENV_PART "Content-Type: text/html; charset=us-ascii; name=\"message.html\"\r\n" \
+    "Content-Disposition: attachment; filename=\"message.html\"\r\n"
+#define ALT_PART "Content-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\n" \
+    "Content-Type: text/plain\r\n\r\nOpen the attachment.\r\n--a--\r\n"
+
 #define HDRS "From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
 
 static const struct enc_case cases[] = {
@@ -123,6 +136,27 @@ static const struct enc_case cases[] = {
       "Content-Type: text/plain\r\n\r\n" PGP "--b--\r\n", 0, "T", "inline PGP message" },
     { "true", HDRS "X-Mailseal-Envelope: v=1\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n", 0,
       "T", "header X-Mailseal-Envelope" },
+    /* our envelope: the wrapper, re-encoded, bare; not beside an
+     * attachment, not forwarded inside a message, not a look-alike */
+    { "true", HDRS "Content-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n" ALT_PART
+      "--b\r\n" ENV_PART "Content-Transfer-Encoding: 7bit\r\n\r\n" PAGE "--b--\r\n", 0, "T",
+      "mailseal envelope" },
+    { "true", HDRS "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" ALT_PART
+      "--b\r\n" ENV_PART "Content-Transfer-Encoding: base64\r\n\r\n" PAGE_B64 "--b--\r\n", 0,
+      "T", "mailseal envelope" },
+    { "true", HDRS "Content-Type: text/html\r\n\r\n" PAGE, 0, "T", "mailseal envelope" },
+    { "true", HDRS "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" ALT_PART
+      "--b\r\n" ENV_PART "\r\n" PAGE "--b\r\nContent-Type: application/pdf\r\n"
+      "Content-Disposition: attachment; filename=x.pdf\r\n\r\n%PDF-1.4\r\n--b--\r\n", 0, "F",
+      NULL },
+    { "true", HDRS "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\n\r\nforwarded:\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+      HDRS "Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n" ENV_PART "\r\n" PAGE
+      "--c--\r\n--b--\r\n", 0, "F", NULL },
+    { "true", HDRS "Content-Type: text/plain\r\n\r\n" PAGE, 0, "F", NULL },
+    { "true", HDRS "Content-Type: text/html\r\n\r\n<p>" PAGE, 0, "T", "mailseal envelope" },
+    { "true", HDRS "Content-Type: text/html\r\n\r\n<meta name=\"generator\" content=\"mailseal\">\r\n",
+      0, "F", NULL },
     { "true", HDRS "Content-Type: text/plain\r\n\r\nhello\r\n", 0, "F", NULL },
     { "false", HDRS "Content-Type: text/plain\r\n\r\nhello\r\n", 0, "T", "not encrypted" },
     { "false", HDRS "Content-Type: text/plain\r\n\r\n" PGP, 0, "F", NULL },
@@ -146,6 +180,35 @@ static void test_cases(void **state)
                      c->excerpt ? c->excerpt : "(none)");
         free(got);
         free(ex);
+    }
+}
+
+/* test_late_signature - an envelope page is recognised by its first 1024
+ * decoded bytes only: the signature (up to the version) just inside
+ * counts, one byte later not */
+static void test_late_signature(void **state)
+{
+    static const char sig[] = "<meta name=\"generator\" content=\"mailseal-envelope/";
+    static const char head[] = HDRS "Content-Type: text/html\r\n\r\n";
+    const size_t at[] = { 1024 - (sizeof(sig) - 1), 1024 - (sizeof(sig) - 1) + 1 };
+    const char *const want[] = { "T", "F" };
+
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        struct buf msg = BUF_INIT(1 << 16);
+        char *ex, *got;
+
+        assert_int_equal(buf_adds(&msg, head), 0);
+        for (size_t i = 0; i < at[k]; i++)
+            assert_int_equal(buf_addc(&msg, ' '), 0);
+        assert_int_equal(buf_adds(&msg, sig), 0);
+        assert_int_equal(buf_adds(&msg, "1\">\r\n<p>tail</p>\r\n"), 0);
+        got = run("true", buf_str(&msg), msg.len, 0, &ex);
+        if (strcmp(got, want[k]) != 0)
+            fail_msg("signature at %zu: got %s, want %s", at[k], got, want[k]);
+        free(got);
+        free(ex);
+        buf_free(&msg);
     }
 }
 
@@ -256,6 +319,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cases, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_late_signature, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_bytewise, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_corpus, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_errors, test_tmpdir_setup, test_tmpdir_teardown),
