@@ -24,9 +24,17 @@
 #define MARKER_MAX_FUTURE 300      /* seconds of clock skew tolerated */
 #define MARKER_MAX_RCPTS 100000
 
+#define DIGEST_STAGE (16 * 1024)  /* bytes gathered before each SHA-256 update */
+
+/* The body is hashed without its CRs and without its trailing LFs: LFs
+ * are held back (pending_lf) until other bytes follow.  Runs of bytes are
+ * found with memchr and gathered in stage[], so SHA-256 sees large
+ * updates whatever the line length. */
 struct body_digest {
     EVP_MD_CTX *md;
     uint64_t pending_lf;          /* trailing line feeds not yet hashed */
+    size_t nstage;
+    char stage[DIGEST_STAGE];
 };
 
 /* body_digest_new - start a SHA-256 digest of a body */
@@ -45,18 +53,36 @@ struct body_digest *body_digest_new(void)
     return bd;
 }
 
-/* body_digest_flush_lf - hash line feeds held back as possibly trailing */
-static int body_digest_flush_lf(struct body_digest *bd)
+/* body_digest_drain - hash the staged bytes */
+static int body_digest_drain(struct body_digest *bd)
 {
-    static const char lfs[64] = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
-                                "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
+    if (bd->nstage > 0 && EVP_DigestUpdate(bd->md, bd->stage, bd->nstage) != 1)
+        return -1;
+    bd->nstage = 0;
+    return 0;
+}
 
-    while (bd->pending_lf > 0) {
-        size_t n = bd->pending_lf > sizeof(lfs) ? sizeof(lfs) : (size_t)bd->pending_lf;
+/* body_digest_put - stage n bytes of s (or n LFs when s is NULL) */
+static int body_digest_put(struct body_digest *bd, const char *s, uint64_t n)
+{
+    while (n > 0) {
+        size_t k = DIGEST_STAGE - bd->nstage;
 
-        if (EVP_DigestUpdate(bd->md, lfs, n) != 1)
-            return -1;
-        bd->pending_lf -= n;
+        if (k == 0) {
+            if (body_digest_drain(bd) < 0)
+                return -1;
+            continue;
+        }
+        if (k > n)
+            k = (size_t)n;
+        if (s != NULL) {
+            memcpy(bd->stage + bd->nstage, s, k);
+            s += k;
+        } else {
+            memset(bd->stage + bd->nstage, '\n', k);
+        }
+        bd->nstage += k;
+        n -= k;
     }
     return 0;
 }
@@ -65,15 +91,22 @@ static int body_digest_flush_lf(struct body_digest *bd)
 int body_digest_update(struct body_digest *bd, const void *data, size_t len)
 {
     const char *p = data, *end = p + len;
+    const char *cr = NULL, *lf = NULL;   /* the next CR and LF at or after p, or end */
 
     while (p < end) {
-        const char *run = p;
+        const char *stop;
 
-        while (p < end && *p != '\r' && *p != '\n')
-            p++;
-        if (p > run) {
-            if (body_digest_flush_lf(bd) < 0 || EVP_DigestUpdate(bd->md, run, (size_t)(p - run)) != 1)
+        if ((cr == NULL || cr < p) && (cr = memchr(p, '\r', (size_t)(end - p))) == NULL)
+            cr = end;
+        if ((lf == NULL || lf < p) && (lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+            lf = end;
+        stop = cr < lf ? cr : lf;
+        if (stop > p) {
+            if (body_digest_put(bd, NULL, bd->pending_lf) < 0
+                || body_digest_put(bd, p, (uint64_t)(stop - p)) < 0)
                 return -1;
+            bd->pending_lf = 0;
+            p = stop;
         }
         for (; p < end && (*p == '\r' || *p == '\n'); p++)
             if (*p == '\n')
@@ -87,7 +120,8 @@ int body_digest_final(struct body_digest *bd, unsigned char out[MARKER_DIGEST_LE
 {
     unsigned int n = 0;
 
-    if (EVP_DigestFinal_ex(bd->md, out, &n) != 1 || n != MARKER_DIGEST_LEN)
+    if (body_digest_drain(bd) < 0 || EVP_DigestFinal_ex(bd->md, out, &n) != 1
+        || n != MARKER_DIGEST_LEN)
         return -1;
     return 0;
 }
@@ -98,6 +132,7 @@ void body_digest_free(struct body_digest *bd)
     if (bd == NULL)
         return;
     EVP_MD_CTX_free(bd->md);
+    OPENSSL_cleanse(bd->stage, sizeof(bd->stage));   /* message bytes */
     free(bd);
 }
 

@@ -1,14 +1,18 @@
 /*
  * test_marker - the loop-protection marker: made markers verify; any change
  * of key, Message-ID, recipients, body or time makes them fail; forged and
- * malformed values fail; the body digest ignores CR and trailing breaks.
+ * malformed values fail; the body digest ignores CR and trailing breaks,
+ * also for random bodies fed in random pieces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <cmocka.h>
+
+#include <openssl/evp.h>
 
 #include "crypto/marker.h"
 
@@ -126,12 +130,59 @@ static void test_body_digest_canonical(void **state)
     assert_memory_not_equal(a, b, sizeof(a));
 }
 
+/* test_body_digest_random - bodies of text, CRs and LFs (runs of each,
+ * up to 70 KB, across the digest's 16 KB staging), fed in random pieces,
+ * digest as SHA-256 of the body without CRs and trailing LFs */
+static void test_body_digest_random(void **state)
+{
+    unsigned char want[MARKER_DIGEST_LEN], got[MARKER_DIGEST_LEN];
+    unsigned seed = 12345;
+    char *body = malloc(70000), *canon = malloc(70000);
+
+    (void)state;
+    assert_non_null(body);
+    assert_non_null(canon);
+    for (int round = 0; round < 300; round++) {
+        size_t len = (size_t)(rand_r(&seed) % (round < 100 ? 200 : 70000)), n = 0, off = 0;
+        unsigned int dlen = 0;
+        struct body_digest *bd = body_digest_new();
+
+        for (size_t i = 0; i < len; ) {
+            size_t run = 1 + (size_t)(rand_r(&seed) % (rand_r(&seed) % 4 ? 5 : 20000));
+            char c = "\r\nab"[rand_r(&seed) % 4];
+
+            for (; run > 0 && i < len; run--, i++)
+                body[i] = c;
+        }
+        for (size_t i = 0; i < len; i++)
+            if (body[i] != '\r')
+                canon[n++] = body[i];
+        while (n > 0 && canon[n - 1] == '\n')
+            n--;
+        assert_int_equal(EVP_Digest(canon, n, want, &dlen, EVP_sha256(), NULL), 1);
+        assert_non_null(bd);
+        while (off < len) {
+            size_t k = 1 + (size_t)(rand_r(&seed) % (len - off < 30000 ? len - off : 30000));
+
+            assert_int_equal(body_digest_update(bd, body + off, k), 0);
+            off += k;
+        }
+        assert_int_equal(body_digest_final(bd, got), 0);
+        body_digest_free(bd);
+        if (memcmp(want, got, sizeof(want)) != 0)
+            fail_msg("round %d: %zu bytes: digest differs", round, len);
+    }
+    free(body);
+    free(canon);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_tampering),
         cmocka_unit_test(test_forged_and_malformed),
         cmocka_unit_test(test_body_digest_canonical),
+        cmocka_unit_test(test_body_digest_random),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
