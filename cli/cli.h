@@ -22,6 +22,7 @@ int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_encrypt(int argc, char **argv);
 
 /* cli_config_load - the configuration at path, read without its secret.
  * With own_rules 0 its rules are loaded as the daemon would.  With

@@ -1,8 +1,9 @@
 /*
  * mailseal - the command-line tool for compliance officers: `mailseal
  * check` validates the configuration and rules files, `mailseal test`
- * shows what the gateway would decide for a saved message (see
- * cmd_check.c, cmd_test.c).  main() only dispatches to the subcommand and
+ * shows what the gateway would decide for a saved message, `mailseal
+ * secret`, `decrypt` and `encrypt` handle recipient keys and envelopes (see
+ * cmd_*.c).  main() only dispatches to the subcommand and
  * returns its exit status: 0 success, 1 invalid input or failure, 2 usage.
  */
 #include <stdio.h>
@@ -21,11 +22,14 @@ static void usage(FILE *fp)
             "       mailseal secret list [-f STORE] | remove [-f STORE] NAME\n"
             "       mailseal decrypt [--passphrase-file FILE | --org-key PRIVATE.pem]\n"
             "                        [--address ADDR] [-o OUT] [INPUT]\n"
+            "       mailseal encrypt [-c CONFIG] --from ADDR --to ADDR[,ADDR...]\n"
+            "                        [--passphrase-file FILE] < IN.eml > OUT.eml\n"
             "       mailseal -h | -V\n"
             "  check   validate the configuration and its rules (or RULES instead)\n"
             "  test    dry run: what the gateway would decide for a saved message\n"
             "  secret  recipient passphrase keys (NAME: an address or @domain)\n"
             "  decrypt the original message of an envelope (.eml or message.html)\n"
+            "  encrypt the wrapper message of the gateway's encrypt action, from stdin\n"
             "  mailseal COMMAND -h shows the options of a command.\n");
 }
 
@@ -33,7 +37,7 @@ int main(int argc, char **argv)
 {
     static char check_name[] = "mailseal check", test_name[] = "mailseal test";
     static char secret_name[] = "mailseal secret";
-    static char decrypt_name[] = "mailseal decrypt";
+    static char decrypt_name[] = "mailseal decrypt", encrypt_name[] = "mailseal encrypt";
 
     if (argc < 2) {
         usage(stderr);
@@ -59,6 +63,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "decrypt") == 0) {
         argv[1] = decrypt_name;
         return cmd_decrypt(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "encrypt") == 0) {
+        argv[1] = encrypt_name;
+        return cmd_encrypt(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "test") == 0) {
         argv[1] = test_name;
