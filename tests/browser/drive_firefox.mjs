@@ -1,0 +1,366 @@
+// drive_firefox.mjs - the Firefox driver of the browser suite (see DRIVERS.md):
+// opens each envelope page of a manifest in headless Firefox (Debian's
+// firefox-esr, driven by puppeteer-core over WebDriver BiDi), operates it like
+// a person and writes what it saw to OUTDIR/results.json.  It asserts nothing.
+//
+//   node drive_firefox.mjs MANIFEST OUTDIR
+//
+// Exit status: 0 when every case could be run (whatever it saw), 77 when
+// Firefox is not installed, 2 on a usage or internal error.
+//
+// Firefox specifics, also written into each case's results:
+// - downloads are real downloads: the profile saves every download into one
+//   directory without asking (prefs below); each file is moved to
+//   downloads/CASE/N as soon as it is complete ("download_method": "download").
+// - scripts off: a second Firefox with the pref javascript.enabled=false
+//   ("scripts_disabled_method").
+// - requests: puppeteer's request events (BiDi network.beforeRequestSent) of
+//   the page and its frames ("requests_method": "bidi-network-events").
+//   Firefox sends no BiDi network events for data: URLs, so data: images of
+//   the message are not in the list (they are in the frames' images).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import url from 'node:url';
+
+const FIREFOX = process.env.MAILSEAL_FIREFOX || '/usr/bin/firefox-esr';
+const DEFAULT_VIEWPORT = [1280, 900];
+
+/* usage - the command line is wrong */
+function usage(text) {
+  process.stderr.write(`drive_firefox: ${text}\nusage: node drive_firefox.mjs MANIFEST OUTDIR\n`);
+  process.exit(2);
+}
+
+/* sleep - wait ms milliseconds */
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/* withTimeout - a promise that rejects after ms with text */
+function withTimeout(promise, ms, text) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(text)), ms); }),
+  ]);
+}
+
+if (process.argv.length !== 4)
+  usage('two arguments expected');
+const [manifestPath, outDir] = process.argv.slice(2).map((p) => path.resolve(p));
+if (!fs.existsSync(FIREFOX)) {
+  process.stderr.write(`drive_firefox: ${FIREFOX} is not installed (apt-get install firefox-esr)\n`);
+  process.exit(77);
+}
+let puppeteer;
+try {
+  puppeteer = (await import('puppeteer-core')).default;
+} catch (e) {
+  process.stderr.write(`drive_firefox: cannot load puppeteer-core (run tests/browser/install.sh): ${e.message}\n`);
+  process.exit(2);
+}
+let manifest;
+try {
+  manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+} catch (e) {
+  usage(`cannot read the manifest: ${e.message}`);
+}
+if (!manifest || !Array.isArray(manifest.cases))
+  usage('the manifest has no "cases" list');
+fs.mkdirSync(outDir, { recursive: true });
+
+const spoolDir = fs.mkdtempSync(path.join(outDir, '.firefox-downloads-'));
+
+/* prefs - the Firefox preferences of one browser instance */
+function prefs(scripts) {
+  return {
+    'javascript.enabled': scripts,
+    // Downloads: straight into spoolDir, never a dialog, never a viewer.
+    'browser.download.folderList': 2,
+    'browser.download.dir': spoolDir,
+    'browser.download.useDownloadDir': true,
+    'browser.download.always_ask_before_handling_new_types': false,
+    'browser.download.start_downloads_in_tmp_dir': false,
+    'browser.download.manager.showWhenStarting': false,
+    'browser.download.alwaysOpenPanel': false,
+    'browser.download.open_pdf_attachments_inline': false,
+    'browser.download.enable_spam_prevention': false,
+    'browser.download.sanitize_non_media_extensions': false,
+    'browser.helperApps.neverAsk.saveToDisk':
+      'application/pdf,application/octet-stream,message/rfc822,text/plain,text/html,image/png,image/jpeg,image/gif,application/zip',
+    'pdfjs.disabled': true,
+    // No network: this machine has none, and nothing should be tried.
+    'network.dns.disableIPv6': true,
+    'browser.safebrowsing.downloads.remote.enabled': false,
+    'browser.safebrowsing.malware.enabled': false,
+    'browser.safebrowsing.phishing.enabled': false,
+  };
+}
+
+const browsers = new Map();   // scripts (true/false) -> Browser
+
+/* browserFor - the Firefox instance for pages with scripts on or off */
+async function browserFor(scripts) {
+  if (!browsers.has(scripts)) {
+    browsers.set(scripts, await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      protocol: 'webDriverBiDi',
+      extraPrefsFirefox: prefs(scripts),
+      timeout: 60000,
+    }));
+  }
+  return browsers.get(scripts);
+}
+
+/* spoolFiles - the complete files in the download directory */
+function spoolFiles() {
+  return fs.readdirSync(spoolDir);
+}
+
+/* takeDownload - wait for the one download started by click() to finish and
+ * move it to dest; returns its size, or throws after ms */
+async function takeDownload(click, dest, ms) {
+  for (const f of spoolFiles())   // leftovers of an earlier failure
+    fs.rmSync(path.join(spoolDir, f), { force: true });
+  await click();
+  const t0 = Date.now();
+  let stable = 0, last = '';
+  while (Date.now() - t0 < ms) {
+    await sleep(100);
+    const files = spoolFiles();
+    const done = files.filter((f) => !f.endsWith('.part'));
+    if (done.length === 1 && files.length === 1) {
+      const size = fs.statSync(path.join(spoolDir, done[0])).size;
+      const key = done[0] + ':' + size;
+      stable = key === last ? stable + 1 : 0;
+      last = key;
+      if (stable >= 2) {
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        fs.renameSync(path.join(spoolDir, done[0]), dest);
+        return { size, saved_as: done[0] };
+      }
+    } else {
+      stable = 0;
+      last = '';
+    }
+  }
+  throw new Error(`no download finished within ${ms} ms (spool: ${spoolFiles().join(', ') || 'empty'})`);
+}
+
+/* readPage - the fields of DRIVERS.md that the page shows (runs in the page;
+ * the same reading as drive_chromium.mjs) */
+function readPage() {
+  const $ = (id) => document.getElementById(id);
+  const shown = (e) => e !== null && !e.hidden && e.getClientRects().length > 0;
+  const text = (id) => ($(id) ? $(id).textContent : null);
+  const frames = Array.from(document.querySelectorAll('#body iframe, #parts iframe'))
+    .filter((f) => !f.hidden)
+    .map((f) => {
+      let d = null;
+      try { d = f.contentDocument; } catch (e) { d = null; }
+      const meta = d ? d.querySelector('meta[http-equiv="Content-Security-Policy" i]') : null;
+      return {
+        sandbox: f.getAttribute('sandbox'),
+        csp: meta ? meta.getAttribute('content') : null,
+        text: d && d.body ? d.body.innerText : null,
+        images: d ? Array.from(d.images).map((i) => {
+          const src = i.getAttribute('src');
+          const m = src ? /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(src) : null;
+          return { id: i.id || null, src_scheme: src ? (m ? m[1].toLowerCase() : '') : null,
+                   complete: i.complete, natural_width: i.naturalWidth };
+        }) : [],
+        scripts_ran: d ? Boolean((d.body && d.body.dataset.pwned !== undefined)
+                                 || d.documentElement.dataset.pwned !== undefined) : null,
+      };
+    });
+  const bt = $('body-text');
+  return {
+    state: document.body.dataset.state === undefined ? null : document.body.dataset.state,
+    secure_context: window.isSecureContext,
+    subtle: !!(window.crypto && window.crypto.subtle),
+    error: shown($('error')) ? $('error').textContent : '',
+    status: text('status'),
+    visible_text: document.body.innerText,
+    subject: text('subject'), from: text('from'), to: text('to'), cc: text('cc'), date: text('date'),
+    body_text: shown(bt) ? bt.innerText : null,
+    frames,
+    parts_text: $('parts') ? $('parts').innerText : null,
+    attachment_names: Array.from(document.querySelectorAll('#attachments a')).map((a) => a.dataset.name),
+    page_pwned: document.body.dataset.pwned !== undefined,
+  };
+}
+
+/* performanceUrls - the page's address and the resource URLs in the
+ * Performance API of the page and its frames, at any depth (runs in the
+ * page; Firefox names the navigation entry "document", so the address is
+ * read from location; srcdoc frames load nothing) */
+function performanceUrls() {
+  const out = [window.location.href];
+  (function walk(win) {
+    try {
+      win.performance.getEntriesByType('resource').forEach((e) => out.push(e.name));
+    } catch (e) { /* a frame of another origin: nothing to read */ }
+    for (let i = 0; i < win.frames.length; i++)
+      walk(win.frames[i]);
+  })(window);
+  return out;
+}
+
+/* framesSettled - true when every shown frame and its images have loaded (runs in the page) */
+function framesSettled() {
+  return Array.from(document.querySelectorAll('#body iframe, #parts iframe')).filter((f) => !f.hidden)
+    .every((f) => {
+      let d = null;
+      try { d = f.contentDocument; } catch (e) { return true; }
+      return d && d.readyState === 'complete' && d.URL !== 'about:blank'
+        && Array.from(d.images).every((i) => i.complete);
+    });
+}
+
+/* shoot - a full-page screenshot; Firefox refuses pages taller than 65535
+ * pixels: then the first MAX_SHOT_HEIGHT pixels, said in screenshot_notes */
+const MAX_SHOT_HEIGHT = 16384;
+async function shoot(page, which, name, shots, res) {
+  const file = path.join(outDir, name);
+  try {
+    await page.screenshot({ path: file, fullPage: true });
+  } catch (e) {
+    const dims = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
+    await page.screenshot({ path: file, captureBeyondViewport: true,
+                            clip: { x: 0, y: 0, width: dims[0], height: Math.min(dims[1], MAX_SHOT_HEIGHT) } });
+    res.screenshot_notes = res.screenshot_notes || {};
+    res.screenshot_notes[which] = `page is ${dims[1]} px tall; the screenshot shows the top ${MAX_SHOT_HEIGHT} px`
+      + ` (full page refused: ${String(e.message).split('\n')[0].slice(0, 200)})`;
+  }
+  shots.push(name);
+}
+
+/* runCase - one case of the manifest; its results */
+async function runCase(c) {
+  const scripts = c.scripts !== false;
+  const browser = await browserFor(scripts);
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  const res = { state: null, ms_to_result: null };
+  const requests = [], consoleErrors = [], shots = [], failures = {};
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('requestfailed', (r) => { failures[r.url()] = r.failure() ? r.failure().errorText : 'failed'; });
+  page.on('console', (m) => {
+    if (m.type() === 'error')
+      consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(String(e && e.message ? e.message : e)));
+  const timeout = c.timeout_ms || 60000;
+  const [w, h] = c.viewport || DEFAULT_VIEWPORT;
+  try {
+    await page.setViewport({ width: w, height: h });
+    await page.goto(url.pathToFileURL(c.html).href, { waitUntil: 'load', timeout });
+    if (scripts) {
+      // The page's HTML already says locked; the script has run once the form shows (or it says why not).
+      await page.waitForFunction(() => document.body.dataset.state === 'locked'
+        && (!document.getElementById('unlock').hidden || !document.getElementById('error').hidden),
+        { timeout, polling: 50 }).catch(() => {});
+    }
+    if (c.screenshots && c.screenshots.locked)
+      await shoot(page, 'locked', c.screenshots.locked, shots, res);
+    const formShown = scripts && await page.evaluate(() => !document.getElementById('unlock').hidden);
+    if (scripts && c.passphrase !== null && c.passphrase !== undefined && formShown) {
+      if (c.email !== null && c.email !== undefined) {
+        await page.focus('#email');
+        await page.keyboard.type(c.email);
+      }
+      await page.focus('#passphrase');
+      await page.keyboard.type(c.passphrase);
+      // Time it in the page: from the Enter keydown to the state change.
+      await page.evaluate(() => {
+        window.__msT = { enter: null, end: null };
+        window.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter' && window.__msT.enter === null) window.__msT.enter = performance.now();
+        }, true);
+        new MutationObserver(() => {
+          const s = document.body.dataset.state;
+          if ((s === 'open' || s === 'error') && window.__msT.enter !== null && window.__msT.end === null)
+            window.__msT.end = performance.now();
+        }).observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+      });
+      const t0 = Date.now();
+      await page.keyboard.press('Enter');
+      let reached = true;
+      await page.waitForFunction(() => window.__msT.end !== null, { timeout, polling: 20 })
+        .catch(() => { reached = false; });
+      const wall = Date.now() - t0;
+      if (reached) {
+        const t = await page.evaluate(() => window.__msT);
+        res.ms_to_result = Math.round(t.end - t.enter);
+        res.ms_to_result_wall = wall;
+      }
+      if (await page.evaluate(() => document.body.dataset.state === 'open'))
+        await page.waitForFunction(framesSettled, { timeout: 10000, polling: 50 }).catch(() => {});
+      if (c.screenshots && c.screenshots.open)
+        await shoot(page, 'open', c.screenshots.open, shots, res);
+    }
+    const seen = await page.evaluate(readPage);
+    Object.assign(res, seen);
+    delete res.attachment_names;
+    res.attachments = seen.attachment_names.map((name) => ({ name, file: null, size: null }));
+    res.eml = null;
+    res.download_method = null;
+    if (c.download && seen.state === 'open') {
+      res.download_method = 'download';
+      const links = await page.$$('#attachments a');
+      for (let i = 0; i < links.length; i++) {
+        const rel = `downloads/${c.name}/${i}`;
+        const got = await takeDownload(() => links[i].click(), path.join(outDir, rel), timeout);
+        Object.assign(res.attachments[i], { file: rel, size: got.size, saved_as: got.saved_as });
+      }
+      const rel = `downloads/${c.name}/eml`;
+      const got = await takeDownload(() => page.click('#download-eml'), path.join(outDir, rel), timeout);
+      res.eml = { file: rel, size: got.size, saved_as: got.saved_as };
+    }
+    if (!scripts) {
+      res.scripts_disabled_method = 'Firefox pref javascript.enabled=false (separate browser instance)';
+      res.ms_to_result = null;
+    }
+  } finally {
+    const perf = await page.evaluate(performanceUrls).catch(() => []);
+    res.requests = Array.from(new Set(requests.concat(perf)));
+    res.request_failures = { ...failures };
+    res.requests_method = 'bidi-network-events+performance-api: puppeteer request events (BiDi'
+      + ' network.beforeRequestSent, page and frames; Firefox sends none for file: and blob: URLs) and'
+      + ' the Performance API navigation and resource entries of the page and each frame';
+    res.console_errors = consoleErrors;
+    res.screenshots = shots;
+    await page.close().catch(() => {});
+    await context.close().catch(() => {});
+  }
+  return res;
+}
+
+const results = { engine: 'firefox', version: null, cases: {} };
+let status = 0;
+try {
+  const b = await browserFor(true);
+  results.version = (await b.version()).replace(/^firefox\//i, '');
+  for (const c of manifest.cases) {
+    const t0 = Date.now();
+    try {
+      results.cases[c.name] = await withTimeout(runCase(c), (c.timeout_ms || 60000) * 3 + 30000,
+        'the case did not finish in time');
+    } catch (e) {
+      results.cases[c.name] = { driver_error: String(e && e.stack ? e.stack : e) };
+    }
+    process.stderr.write(`drive_firefox: ${c.name}: ${results.cases[c.name].state ?? 'driver_error'} in ${Date.now() - t0} ms\n`);
+  }
+} catch (e) {
+  process.stderr.write(`drive_firefox: ${e && e.stack ? e.stack : e}\n`);
+  status = 2;
+} finally {
+  for (const b of browsers.values())
+    await b.close().catch(() => {});
+  fs.rmSync(spoolDir, { recursive: true, force: true });
+}
+fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+process.exit(status);
