@@ -100,8 +100,7 @@ def flip_body_byte(data, needle=b"message.html"):
 
 class OpenDKIM:
     """A real OpenDKIM in signing mode for DOMAIN with a generated RSA-2048
-    key, all files in DIRECTORY (key, public key, configuration, internal
-    hosts, pid file, log), listening on inet:127.0.0.1:free port, run in the
+    key, all files in DIRECTORY (key, configuration, pid file, log), listening on inet:127.0.0.1:free port, run in the
     foreground and stopped by PID."""
 
     def __init__(self, directory, domain=DOMAIN, selector=SELECTOR):
@@ -112,7 +111,6 @@ class OpenDKIM:
         self.postfix_socket = "inet:%s:%d" % (LOCALHOST, self.port)
         self.key_path = os.path.join(directory, "dkim.key")
         self.conf_path = os.path.join(directory, "opendkim.conf")
-        self.hosts_path = os.path.join(directory, "internal-hosts")
         self.pid_path = os.path.join(directory, "opendkim.pid")
         self.log_path = os.path.join(directory, "opendkim.log")
         self.proc = None
@@ -136,8 +134,7 @@ class OpenDKIM:
                               check=True, capture_output=True, timeout=60).stdout
 
     def _write_config(self):
-        with open(self.hosts_path, "w") as f:
-            f.write("127.0.0.1\n::1\n")
+        """_write_config - opendkim.conf: sign for DOMAIN, mail from loopback."""
         with open(self.conf_path, "w") as f:
             f.write("# OpenDKIM for mailseal's DKIM e2e test: sign only, no DNS\n"
                     "Mode s\n"
@@ -149,7 +146,7 @@ class OpenDKIM:
                     "# (no Content-Type, MIME-Version, Message-ID): name them\n"
                     "SignHeaders %s\n"
                     "OversignHeaders From\n"
-                    "InternalHosts %s\n"
+                    "InternalHosts 127.0.0.1,::1\n"
                     "Socket inet:%d@%s\n"
                     "PidFile %s\n"
                     "Background no\n"
@@ -158,7 +155,7 @@ class OpenDKIM:
                     "# the work directory is under /tmp (world-writable), which\n"
                     "# OpenDKIM's safe-file check refuses for the key and this file\n"
                     "RequireSafeKeys no\n"
-                    % (self.domain, self.selector, self.key_path, SIGN_HEADERS, self.hosts_path,
+                    % (self.domain, self.selector, self.key_path, SIGN_HEADERS,
                        self.port, LOCALHOST, self.pid_path))
 
     def txt_record(self):
@@ -202,6 +199,7 @@ class OpenDKIM:
             self._log = None
 
     def log(self):
+        """log - what opendkim wrote to stdout/stderr (it logs nothing else here)."""
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
@@ -228,6 +226,7 @@ class DkimAfterGateway(E2ETestCase):
         return self.opendkim.start()
 
     def _stop_opendkim(self):
+        """_stop_opendkim - cleanup: stop OpenDKIM, show its output when the test failed."""
         self.opendkim.stop()
         if self._failed():
             print("--- %s ---\n%s" % (self.opendkim.log_path, self.opendkim.log()[-5000:]),
