@@ -1,0 +1,193 @@
+// drive_chromium.mjs - the Chromium driver of the browser suite: opens each
+// envelope page of a manifest in Debian's Chromium (playwright-core), unlocks
+// it with real key events, downloads what it offers and reports what it saw
+// in OUTDIR/results.json.  It asserts nothing; test_browsers.py does.
+// Protocol: DRIVERS.md.  Usage: node drive_chromium.mjs MANIFEST OUTDIR
+// Exit 0 when every case could be run (whatever it saw), 77 when
+// /usr/bin/chromium is missing, 1 on an internal error.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const CHROMIUM = process.env.MAILSEAL_CHROMIUM || '/usr/bin/chromium';
+// Debian's Chromium as root needs --no-sandbox; the rest stop it from
+// reaching for the network, which is closed here (NOTES-browser.md).
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync'];
+
+// readFields - what the page shows, read inside the page (the same for every engine)
+function readFields() {
+  const $ = (id) => document.getElementById(id);
+  const shown = (e) => e !== null && !e.hidden && e.getClientRects().length > 0;
+  const text = (id) => ($(id) ? $(id).textContent : null);
+  const err = $('error');
+  const bodyText = $('body-text');
+  const frames = Array.from(document.querySelectorAll('#body iframe, #parts iframe'))
+    .filter((f) => !f.hidden)
+    .map((f) => {
+      let d = null;
+      try { d = f.contentDocument; } catch (e) { d = null; }
+      const meta = d ? d.querySelector('meta[http-equiv="Content-Security-Policy" i]') : null;
+      return {
+        sandbox: f.getAttribute('sandbox'),
+        csp: meta ? meta.getAttribute('content') : null,
+        text: d && d.body ? d.body.innerText : null,
+        images: d ? Array.from(d.images).map((i) => ({
+          id: i.id || null,
+          src_scheme: i.getAttribute('src') ? i.getAttribute('src').split(':')[0].toLowerCase() : null,
+          complete: i.complete,
+          natural_width: i.naturalWidth,
+        })) : [],
+        scripts_ran: d ? Boolean((d.body && d.body.dataset.pwned !== undefined)
+                                 || d.documentElement.dataset.pwned !== undefined) : null,
+      };
+    });
+  return {
+    state: document.body.dataset.state === undefined ? null : document.body.dataset.state,
+    secure_context: window.isSecureContext,
+    subtle: Boolean(window.crypto && window.crypto.subtle),
+    error: shown(err) ? err.textContent : '',
+    status: text('status'),
+    visible_text: document.body.innerText,
+    subject: text('subject'), from: text('from'), to: text('to'), cc: text('cc'), date: text('date'),
+    body_text: shown(bodyText) ? bodyText.innerText : null,
+    frames,
+    parts_text: $('parts') ? $('parts').innerText : null,
+    attachment_names: Array.from(document.querySelectorAll('#attachments a')).map((a) => a.dataset.name),
+    page_pwned: document.body.dataset.pwned !== undefined,
+  };
+}
+
+// framesSettled - every shown frame has loaded, with its images
+function framesSettled() {
+  return Array.from(document.querySelectorAll('#body iframe, #parts iframe'))
+    .filter((f) => !f.hidden)
+    .every((f) => {
+      const d = f.contentDocument;
+      return d && d.readyState === 'complete' && d.body && Array.from(d.images).every((i) => i.complete);
+    });
+}
+
+// download - click a link or button, save what the browser downloads to file
+async function download(page, locator, file) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), locator.click()]);
+  const failure = await dl.failure();
+  if (failure)
+    throw new Error(`download failed: ${failure}`);
+  await dl.saveAs(file);
+  return fs.statSync(file).size;
+}
+
+// runCase - one manifest case in a fresh context; the case's results
+async function runCase(browser, c, outdir) {
+  const [width, height] = c.viewport || [1280, 900];
+  const scripts = c.scripts !== false;
+  const context = await browser.newContext({
+    acceptDownloads: true, viewport: { width, height }, javaScriptEnabled: scripts,
+  });
+  const requests = [], consoleErrors = [], shots = [], failures = {};
+  context.on('request', (r) => requests.push(r.url()));      // page and every frame
+  context.on('requestfailed', (r) => { failures[r.url()] = r.failure() ? r.failure().errorText : 'failed'; });
+  try {
+    const page = await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    const shot = async (key) => {
+      const name = c.screenshots && c.screenshots[key];
+      if (!name)
+        return;
+      await page.screenshot({ path: path.join(outdir, name), fullPage: true });
+      shots.push(name);
+    };
+    await page.goto(pathToFileURL(c.html).href, { waitUntil: 'load', timeout: 120000 });
+    let ms = null;
+    if (scripts) {
+      await page.waitForFunction(() => document.body.dataset.state === 'locked', null, { timeout: 60000 });
+      await shot('locked');
+      if (c.passphrase !== null && c.passphrase !== undefined) {
+        if (c.email !== null && c.email !== undefined)
+          await page.locator('#email').pressSequentially(c.email);
+        const pass = page.locator('#passphrase');
+        await pass.pressSequentially(c.passphrase);
+        const t0 = performance.now();
+        await pass.press('Enter');
+        await page.waitForFunction(() => ['open', 'error'].includes(document.body.dataset.state), null,
+                                   { timeout: c.timeout_ms || 60000, polling: 10 });
+        ms = Math.round(performance.now() - t0);
+        await page.waitForFunction(framesSettled, null, { timeout: 30000 });
+        await shot('open');
+      }
+    } else {
+      await shot('locked');
+    }
+    const res = await page.evaluate(readFields);
+    res.ms_to_result = ms;
+    res.attachments = [];
+    res.eml = null;
+    res.download_method = null;
+    if (scripts && c.download && res.state === 'open') {
+      const dir = path.join(outdir, 'downloads', c.name);
+      fs.mkdirSync(dir, { recursive: true });
+      const links = page.locator('#attachments a');
+      const n = await links.count();
+      for (let i = 0; i < n; i++) {
+        const link = links.nth(i);
+        const name = await link.getAttribute('data-name');
+        const rel = path.join('downloads', c.name, String(i));
+        const size = await download(page, link, path.join(outdir, rel));
+        res.attachments.push({ name, file: rel, size });
+      }
+      const rel = path.join('downloads', c.name, 'eml');
+      res.eml = { file: rel, size: await download(page, page.locator('#download-eml'), path.join(outdir, rel)) };
+      res.download_method = 'download';
+    } else {
+      res.attachments = res.attachment_names.map((name) => ({ name, file: null, size: null }));
+    }
+    delete res.attachment_names;
+    res.requests = requests.slice();
+    res.request_failures = { ...failures };
+    res.console_errors = consoleErrors;
+    res.screenshots = shots;
+    return res;
+  } finally {
+    await context.close();
+  }
+}
+
+// main - run the manifest, write results.json
+async function main() {
+  const [manifestPath, outdir] = process.argv.slice(2);
+  if (!manifestPath || !outdir) {
+    console.error('usage: node drive_chromium.mjs MANIFEST OUTDIR');
+    return 2;
+  }
+  if (!fs.existsSync(CHROMIUM)) {
+    console.error(`drive_chromium: ${CHROMIUM} is not installed`);
+    return 77;
+  }
+  const { chromium } = await import('playwright-core');
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  fs.mkdirSync(outdir, { recursive: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  const results = { engine: 'chromium', version: browser.version(), cases: {} };
+  try {
+    for (const c of manifest.cases) {
+      const t0 = performance.now();
+      try {
+        results.cases[c.name] = await runCase(browser, c, outdir);
+      } catch (e) {
+        results.cases[c.name] = { driver_error: String(e && e.stack ? e.stack : e) };
+      }
+      console.error(`drive_chromium: ${c.name} done in ${Math.round(performance.now() - t0)} ms`);
+    }
+  } finally {
+    await browser.close();
+  }
+  fs.writeFileSync(path.join(outdir, 'results.json'), JSON.stringify(results, null, 1));
+  return 0;
+}
+
+main().then((rc) => process.exit(rc), (e) => {
+  console.error(`drive_chromium: ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
