@@ -3,7 +3,8 @@ library only).
 
 Each test writes a configuration into a temporary directory.  The tests check:
 - round trips: encrypt then decrypt gives exactly the input bytes, for LF and CRLF input, a
-  message with an empty body, an input without any line break, and a 5 MB message; the
+  message with an empty body, an input without any line break, and a 5 MB message; a 30 MB
+  message in bounded memory (peak RSS within 16 MB of a small message's); the
   output's line breaks follow the input's first line (no CR at all for LF input, CRLF on
   every line for CRLF input);
 - keys: --passphrase-file opens the envelope (also with --address of the first recipient)
@@ -18,7 +19,7 @@ Each test writes a configuration into a temporary directory.  The tests check:
   most 998 bytes (the whole output too), and the wrapper of 5 MB is less than 1.4 times
   the message plus the wrapper of an empty message;
 - refusals: usage errors exit 2; no key slot possible (random passphrases off, no stored
-  key) exits 1 with the reason; a wrapper over max_wrapper_size exits 1; a missing
+  key) exits 1 with the reason; so does a header block over limits.max_headers; a wrapper over max_wrapper_size exits 1; a missing
   configuration, secrets store or passphrase file, or an empty passphrase, exits 1; nothing is written to stdout on failure.
 """
 import email
@@ -27,11 +28,13 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 import unittest
 
 CLI = os.environ.get("MAILSEAL_CLI", "mailseal")
+SANITIZED = os.environ.get("MAILSEAL_SANITIZED", "0") == "1"
 PASS = "correct horse battery staple"
 STORED = "stored secret for bob"
 
@@ -51,6 +54,14 @@ MESSAGE = (b"Received: from client (client [192.0.2.1])\n"
            b"\n"
            b"The figures are in.\n"
            b"Line two, no trailing newline")
+
+# Run in a fresh interpreter: a child's ru_maxrss also counts the memory of whatever it was
+# forked from, so the probe is small and the encrypt process is its only child.
+RSS_PROBE = """import resource, subprocess, sys
+with open(sys.argv[1], "rb") as f:
+    rc = subprocess.call(sys.argv[2:], stdin=f, stdout=subprocess.DEVNULL)
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
 
 
 def crlf(data):
@@ -166,6 +177,30 @@ class EncryptCli(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertLess(len(out), 1.4 * len(data) + len(empty))
         self.assertLessEqual(max(len(x) for x in out.split(b"\r\n")), 998)
+
+    def peak_rss_kib(self, message, config):
+        """Run mailseal encrypt on the file message under RSS_PROBE; its peak RSS in KiB."""
+        p = subprocess.run([sys.executable, "-c", RSS_PROBE, message, CLI, "encrypt", "-c", config,
+                            "--from", "ann@example.com", "--to", "bob@partner.test",
+                            "--passphrase-file", self.passfile], capture_output=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rc, rss = p.stdout.split()
+        self.assertEqual(rc, b"0", p.stderr)
+        return int(rss)
+
+    def test_memory_bounded(self):
+        config = self.make_config("big.yaml", extra_envelope="max_wrapper_size: 100MB\n")
+        small, big = self.path("small.eml"), self.path("big.eml")
+        with open(small, "wb") as f:
+            f.write(MESSAGE)
+        with open(big, "wb") as f:
+            f.write(MESSAGE)
+            for _ in range(30):
+                f.write(os.urandom(512 * 1024).hex().encode())
+        base, peak = self.peak_rss_kib(small, config), self.peak_rss_kib(big, config)
+        self.assertLess(peak, base + 16 * 1024)
+        if not SANITIZED:
+            self.assertLess(peak, 40 * 1024)
 
     # -- keys
 
@@ -317,6 +352,16 @@ class EncryptCli(unittest.TestCase):
         self.assertEqual((rc, out), (1, b""))
         self.assertEqual(err, "mailseal encrypt: the encrypted message would be bigger than "
                               "envelope.max_wrapper_size (204800 bytes)\n")
+
+    def test_header_block_over_limits(self):
+        config = self.make_config("limits.yaml", extra="limits: {max_headers: 8}\n")
+        rc, out, err = self.encrypt(MESSAGE, config=config)
+        self.assertEqual((rc, out), (1, b""))
+        self.assertEqual(err, "mailseal encrypt: the message's header block is over "
+                              "limits.max_headers or limits.max_header_length\n")
+        rc, out, err = self.encrypt(b"From: a@example.com\nTo: b@partner.test\n\nhi\n",
+                                    config=config)
+        self.assertEqual((rc, err), (0, ""))
 
     def test_bad_config_and_passphrase_file(self):
         rc, out, err = self.encrypt(MESSAGE, config=self.path("missing.yaml"))
