@@ -2,6 +2,9 @@
 # install-deps.sh - install everything mailseal needs to build, test and demo
 # on Debian 12, and create the system user the daemon drops to.
 #
+# The browser suite's own needs (browsers, drivers, npm modules) are
+# installed by tests/browser/install.sh, called at the end.
+#
 # Idempotent: packages already installed are not touched, `apt-get update`
 # runs at most once and only when something is missing.  Must run as root
 # (it only checks, and succeeds, as another user when nothing is missing).
@@ -20,6 +23,7 @@ PACKAGES=(
   libmilter-dev libyaml-dev libpcre2-dev libssl-dev libcmocka-dev libutf8proc-dev libhyperscan-dev
   # tests and demo
   postfix swaks python3 openssl ca-certificates
+  opendkim opendkim-tools python3-dkim     # DKIM signing after the gateway (e2e_dkim)
   procps iproute2 bsdutils util-linux passwd adduser
   # packaging
   debhelper dpkg-dev fakeroot
@@ -40,7 +44,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
   fi
   say "all packages present (not root: user 'mailseal' not checked)"
-  exit 0
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/../tests/browser/install.sh"
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -78,13 +82,15 @@ fi
 # When we installed Postfix just now, keep the system instance (not needed)
 # from coming up at boot under systemd; containers never start it anyway.
 # A Postfix that was installed before is the machine owner's business.
-if [[ " ${missing[*]} " == *" postfix "* ]] && [ -d /run/systemd/system ] &&
-   command -v systemctl >/dev/null; then
-  if systemctl is-enabled --quiet postfix.service 2>/dev/null; then
-    say "disabling the system postfix service (tests use private instances)"
-    systemctl disable --quiet postfix.service || true
+# The same for OpenDKIM (the DKIM test starts its own).
+for svc in postfix opendkim; do
+  if [[ " ${missing[*]} " == *" $svc "* ]] && [ -d /run/systemd/system ] &&
+     command -v systemctl >/dev/null &&
+     systemctl is-enabled --quiet "$svc.service" 2>/dev/null; then
+    say "disabling the system $svc service (tests use private instances)"
+    systemctl disable --quiet "$svc.service" || true
   fi
-fi
+done
 
 if ! getent group mailseal >/dev/null; then
   say "creating system group mailseal"
@@ -102,4 +108,6 @@ if getent passwd postfix >/dev/null &&
   say "adding user postfix to group mailseal (access to the milter socket)"
   usermod -a -G mailseal postfix
 fi
+# The browser suite's browsers, drivers, fonts and npm modules.
+bash "$(dirname "${BASH_SOURCE[0]}")/../tests/browser/install.sh"
 say "done"
