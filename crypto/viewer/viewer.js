@@ -4,6 +4,10 @@
  * (mime.js) and shows it.  Runs only in a browser page (it does nothing
  * where there is no document, e.g. under Node).
  *
+ * With two or more personal passphrase slots the page says by the address
+ * field (#email-note) that the reader's address finds their key at once
+ * (without it every slot costs one PBKDF2 derivation).
+ *
  * States (document.body.dataset.state): locked, decrypting, open, error.
  * Stable ids for tests: #passphrase #email #open #status #error #subject
  * #from #to #cc #date #body-text #body-frame #attachments (links carry
@@ -267,7 +271,29 @@
     h.focus();
   }
 
-  var envelopeBytes = null;
+  var envelopeBytes = null, personalSlots = 0;
+
+  /* countPersonal - the number of personal passphrase slots (kind 1), read
+   * from the start of the embedded envelope; 0 when it cannot be read */
+  function countPersonal() {
+    try {
+      var s = $('mailseal-envelope').textContent.slice(0, 262144).replace(/[\t\n\f\r ]+/g, '');
+      var h = Env.parseHeader(Env.decodeEmbedded(s.slice(0, s.length - s.length % 4)));
+      return h.slots.filter(function (x) { return x.kind === 1; }).length;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  /* askAddress - with several personal passphrases, the reader's address
+   * finds theirs at once (docs/ENVELOPE.md, hints): say so by the field */
+  function askAddress() {
+    personalSlots = countPersonal();
+    if (personalSlots < 2)
+      return;
+    $('email-note').textContent = 'This message is for several people: your address finds your key at once.';
+    $('email-note').hidden = false;
+  }
 
   /* unlock - the submit handler: open the envelope and show the message */
   async function unlock(ev) {
@@ -283,7 +309,10 @@
     $('error').textContent = '';
     button.disabled = true;
     setState('decrypting');
-    status('Checking the passphrase\u2026');
+    status(personalSlots > 4 && email === ''
+      ? 'Trying each of the ' + personalSlots + ' personal keys: this takes a few seconds. '
+        + 'Your email address makes it quick.'
+      : 'Checking the passphrase\u2026');
     try {
       if (envelopeBytes === null)
         envelopeBytes = Env.decodeEmbedded($('mailseal-envelope').textContent);
@@ -329,6 +358,7 @@
       return;
     }
     $('unlock').hidden = false;
+    askAddress();
     $('unlock').addEventListener('submit', unlock);
     $('show-passphrase').addEventListener('change', function () {
       $('passphrase').type = this.checked ? 'text' : 'password';
