@@ -471,8 +471,12 @@ class Fixtures:
         for i, r in enumerate(OTHERS):
             self.store(secrets, r, "passphrase of recipient %d" % i, 100000)
         listing = self.cli("secret", "list", "-f", secrets).stdout.decode()
-        print("browser fixtures: %d stored secrets; %s" % (
-            len(OTHERS) + 2, " ".join(l for l in listing.splitlines() if BOB in l)), flush=True)
+        for who in (BOB, CAROL):        # the slots opened in the main cases: the default
+            line = [l for l in listing.splitlines() if who in l]
+            if not line or "600000" not in line[0]:
+                raise AssertionError("%s not stored with 600000 iterations: %r" % (who, line))
+        print("browser fixtures: %d stored secrets (%s and %s with the default 600000 iterations)"
+              % (len(OTHERS) + 2, BOB, CAROL), flush=True)
 
         o = self.originals
         o["rich"], o["i18n"], o["big"] = rich_message(), i18n_message(), big_message()
@@ -730,6 +734,8 @@ class Browsers(unittest.TestCase):
         with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
             results = json.load(f)
         print("%s %s; screenshots in %s" % (engine, results.get("version"), out))
+        with self.subTest(engine=engine, field="engine"):
+            self.assertEqual(results.get("engine"), engine, "results.json of another engine")
         failed_before = self.failure_count()
         for c in manifest["cases"]:
             name = c["name"]
@@ -745,6 +751,8 @@ class Browsers(unittest.TestCase):
             for shot in res.get("screenshots") or []:
                 print("  screenshot %s" % os.path.join(out, shot))
             getattr(self, "check_" + name)(Check(self, engine, name, res, out), c)
+        print("%s ms_to_result: %s" % (engine, ", ".join(
+            "%s %s" % (n, (r or {}).get("ms_to_result")) for n, r in results.get("cases", {}).items())))
         if self.failure_count() == failed_before:
             shutil.rmtree(os.path.join(out, "downloads"), ignore_errors=True)
 
