@@ -89,6 +89,23 @@
     return cache[id];
   }
 
+  /* cssClean - CSS without @import and without any url() but cid: (made a
+   * data: URL) and data:image; the frame's policy would block the rest,
+   * this keeps the browser from even asking */
+  function cssClean(css, cids, cache) {
+    return css.replace(/@import[^;]*;?/gi, '')
+      .replace(/url\s*\(\s*(?:"([^"]*)"|'([^']*)'|([^)]*?))\s*\)/gi, function (m, dq, sq, bare) {
+        var v = (dq !== undefined ? dq : sq !== undefined ? sq : bare).trim();
+        if (/^cid:/i.test(v)) {
+          var u = cidUrl(v, cids, cache);
+          return u !== '' ? 'url("' + u + '")' : 'none';
+        }
+        if (/^data:image\//i.test(v))
+          return 'url("' + v.replace(/["\\\r\n]/g, '') + '")';
+        return 'none';
+      });
+  }
+
   var URL_ATTRS = ['src', 'background', 'poster', 'srcset', 'lowsrc', 'dynsrc', 'data', 'action',
                    'formaction', 'xlink:href', 'longdesc', 'ping', 'cite', 'icon', 'manifest'];
 
@@ -120,13 +137,13 @@
           } else if (!/^#/.test(v)) {
             el.removeAttribute(a.name);
           }
-        } else if (name === 'style' && /url\s*\(/i.test(v)) {
-          el.setAttribute('style', v.replace(/url\s*\(\s*(['"]?)\s*cid:([^'")]+)\1\s*\)/gi, function (m, q, id) {
-            var u = cidUrl('cid:' + id, cids, cache);
-            return u !== '' ? 'url("' + u + '")' : 'none';
-          }));
+        } else if (name === 'style') {
+          el.setAttribute('style', cssClean(v, cids, cache));
         }
       });
+    });
+    doc.querySelectorAll('style').forEach(function (e) {
+      e.textContent = cssClean(e.textContent, cids, cache);
     });
     var head = doc.head || doc.documentElement.insertBefore(doc.createElement('head'), doc.body);
     var meta = doc.createElement('meta');
