@@ -15,9 +15,16 @@
 // - scripts off: a second Firefox with the pref javascript.enabled=false
 //   ("scripts_disabled_method").
 // - requests: puppeteer's request events (BiDi network.beforeRequestSent) of
-//   the page and its frames ("requests_method": "bidi-network-events").
-//   Firefox sends no BiDi network events for data: URLs, so data: images of
-//   the message are not in the list (they are in the frames' images).
+//   the page and its frames (they include data: URLs but not the file: page
+//   or blob: links), plus the page's address and the Performance API
+//   resource entries of the page and its frames, plus the URLs Firefox's
+//   console says the Content-Security-Policy refused before any request
+//   (in request_failures as "csp: ..."); "requests_method" says so.
+// - ms_to_result is measured in the page (performance.now() from the Enter
+//   keydown to the state change); ms_to_result_wall is the driver's clock.
+// - screenshots: Firefox refuses full-page shots taller than 65535 px; then
+//   the top MAX_SHOT_HEIGHT px are shot and "screenshot_notes" says so.
+// - "saved_as" is the file name Firefox chose for a download.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -114,6 +121,9 @@ async function browserFor(scripts) {
   }
   return browsers.get(scripts);
 }
+
+// A Firefox console message about a URL the Content-Security-Policy refused.
+const CSP_BLOCK = /^Content-Security-Policy: .*?\(([a-z-]+)\) at (\S+) because/;
 
 /* spoolFiles - the complete files in the download directory */
 function spoolFiles() {
@@ -257,6 +267,7 @@ async function runCase(c) {
   const [w, h] = c.viewport || DEFAULT_VIEWPORT;
   try {
     await page.setViewport({ width: w, height: h });
+    res.viewport = await page.evaluate(() => [window.innerWidth, window.innerHeight]);
     await page.goto(url.pathToFileURL(c.html).href, { waitUntil: 'load', timeout });
     if (scripts) {
       // The page's HTML already says locked; the script has run once the form shows (or it says why not).
@@ -326,11 +337,22 @@ async function runCase(c) {
     }
   } finally {
     const perf = await page.evaluate(performanceUrls).catch(() => []);
-    res.requests = Array.from(new Set(requests.concat(perf)));
+    // Firefox refuses a URL the Content-Security-Policy forbids before any
+    // request (no BiDi event): its console says so, with the URL.
+    const refused = [];
+    for (const m of consoleErrors) {
+      const csp = CSP_BLOCK.exec(m);
+      if (csp) {
+        refused.push(csp[2]);
+        failures[csp[2]] = failures[csp[2]] || `csp: refused by the Content-Security-Policy (${csp[1]})`;
+      }
+    }
+    res.requests = Array.from(new Set(requests.concat(perf, refused)));
     res.request_failures = { ...failures };
     res.requests_method = 'bidi-network-events+performance-api: puppeteer request events (BiDi'
       + ' network.beforeRequestSent, page and frames; Firefox sends none for file: and blob: URLs) and'
-      + ' the Performance API navigation and resource entries of the page and each frame';
+      + ' the page\'s address and the Performance API resource entries of the page and each frame, and the'
+      + ' URLs that Firefox\'s console says the Content-Security-Policy refused (also in request_failures)';
     res.console_errors = consoleErrors;
     res.screenshots = shots;
     await page.close().catch(() => {});
