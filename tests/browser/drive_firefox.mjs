@@ -97,6 +97,9 @@ function prefs(scripts) {
     'browser.helperApps.neverAsk.saveToDisk':
       'application/pdf,application/octet-stream,message/rfc822,text/plain,text/html,image/png,image/jpeg,image/gif,application/zip',
     'pdfjs.disabled': true,
+    // Scrollbars over the content, as on phones (and in WebKitGTK): a 360 px
+    // viewport lays the page out 360 px wide, not 348.
+    'ui.useOverlayScrollbars': 1,
     // No network: this machine has none, and nothing should be tried.
     'network.dns.disableIPv6': true,
     'browser.safebrowsing.downloads.remote.enabled': false,
