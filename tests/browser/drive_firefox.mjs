@@ -357,6 +357,8 @@ async function runCase(c) {
       + ' the page\'s address and the Performance API resource entries of the page and each frame, and the'
       + ' URLs that Firefox\'s console says the Content-Security-Policy refused (also in request_failures)';
     res.console_errors = consoleErrors;
+    res.console_errors_method = 'bidi log events: puppeteer console messages of type error (page and'
+      + ' frames, CSP refusals included) and uncaught page errors';
     res.screenshots = shots;
     await page.close().catch(() => {});
     await context.close().catch(() => {});
