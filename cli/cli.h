@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "message/model.h"
 #include "util/diag.h"
 
 #define CLI_OK 0
@@ -42,5 +43,10 @@ void cli_print_diag(const struct diag *d);
  * of it on failure (passfile.c). */
 int cli_read_passphrase_file(const char *path, char *pass, size_t cap, size_t max, size_t *len,
                              const char **why);
+/* cli_add_rcpts - the addresses of nto --to arguments (each an address or
+ * a comma-separated list) into env, at most max in all; 0, or -1 with
+ * *status set after printing why, naming subcommand cmd (rcpts.c) */
+int cli_add_rcpts(const char *cmd, const char *const *to, size_t nto, size_t max,
+                  struct msg_envelope *env, int *status);
 
 #endif

@@ -316,38 +316,6 @@ static int parse_args(int argc, char **argv, struct enc_args *a)
     return -1;
 }
 
-/* add_rcpts - the --to lists into env; -1 after printing why (*status set) */
-static int add_rcpts(const struct enc_args *a, struct msg_envelope *env, int *status)
-{
-    for (size_t i = 0; i < a->nto; i++) {
-        const char *p = a->to[i], *end;
-
-        do {
-            size_t len;
-            char *one;
-
-            end = strchrnul(p, ',');
-            len = (size_t)(end - p);
-            if (len == 0 || env->nrcpts == ENC_MAX_RCPTS) {
-                fprintf(stderr, "mailseal encrypt: --to %s: %s\n", a->to[i],
-                        len == 0 ? "empty address" : "too many recipients");
-                *status = CLI_USAGE;
-                return -1;
-            }
-            one = strndup(p, len);
-            if (one == NULL || msg_envelope_add_rcpt(env, one) < 0) {
-                fprintf(stderr, "mailseal encrypt: --to %s: %s\n", a->to[i], strerror(errno));
-                free(one);
-                *status = CLI_INVALID;
-                return -1;
-            }
-            free(one);
-            p = end + 1;
-        } while (*end != '\0');
-    }
-    return 0;
-}
-
 /* read_key - the passphrase slot's key from the first line of path; 0 or -1 after printing why */
 static int read_key(const char *path, struct env_recipient_key *k)
 {
@@ -533,7 +501,7 @@ int cmd_encrypt(int argc, char **argv)
         fprintf(stderr, "mailseal encrypt: --from %s: %s\n", a.from, strerror(errno));
         goto out;
     }
-    if (add_rcpts(&a, &env, &status) < 0)
+    if (cli_add_rcpts("encrypt", a.to, a.nto, ENC_MAX_RCPTS, &env, &status) < 0)
         goto out;
     status = CLI_INVALID;
     if (a.pass_file != NULL) {

@@ -151,33 +151,10 @@ static int test_envelope(const struct config *cfg, const struct test_args *a,
         return -1;
     }
     env->from_external = !config_domain_is_internal(cfg, env->from_domain);
-    for (size_t i = 0; i < a->nto; i++) {
-        const char *p = a->to[i];
-
-        for (;;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            char *one;
-
-            if (len == 0 || env->nrcpts == TEST_MAX_RCPTS) {
-                fprintf(stderr, "mailseal test: --to %s: %s\n", a->to[i],
-                        len == 0 ? "empty address" : "too many recipients");
-                *status = CLI_USAGE;
-                return -1;
-            }
-            if ((one = strndup(p, len)) == NULL || msg_envelope_add_rcpt(env, one) < 0) {
-                fprintf(stderr, "mailseal test: --to %s: %s\n", a->to[i], strerror(errno));
-                free(one);
-                return -1;
-            }
-            free(one);
-            env->rcpts[env->nrcpts - 1].external =
-                !config_domain_is_internal(cfg, env->rcpts[env->nrcpts - 1].domain);
-            if (comma == NULL)
-                break;
-            p = comma + 1;
-        }
-    }
+    if (cli_add_rcpts("test", a->to, a->nto, TEST_MAX_RCPTS, env, status) < 0)
+        return -1;
+    for (size_t i = 0; i < env->nrcpts; i++)
+        env->rcpts[i].external = !config_domain_is_internal(cfg, env->rcpts[i].domain);
     return 0;
 }
 
