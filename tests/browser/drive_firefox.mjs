@@ -21,7 +21,8 @@
 //   console says the Content-Security-Policy refused before any request
 //   (in request_failures as "csp: ..."); "requests_method" says so.
 // - ms_to_result is measured in the page (performance.now() from the Enter
-//   keydown to the state change); ms_to_result_wall is the driver's clock.
+//   keydown to the state change); ms_to_result_wall is the driver's clock;
+//   ms_to_load is the page's load time (Navigation Timing loadEventEnd).
 // - screenshots: Firefox refuses full-page shots taller than 65535 px; then
 //   the top MAX_SHOT_HEIGHT px are shot and "screenshot_notes" says so.
 // - "saved_as" is the file name Firefox chose for a download.
@@ -280,6 +281,10 @@ async function runCase(c) {
     }
     if (c.screenshots && c.screenshots.locked)
       await shoot(page, 'locked', c.screenshots.locked, shots, res);
+    res.ms_to_load = await page.evaluate(() => {
+      const n = performance.getEntriesByType('navigation')[0];
+      return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;
+    });
     const formShown = scripts && await page.evaluate(() => !document.getElementById('unlock').hidden);
     if (scripts && c.passphrase !== null && c.passphrase !== undefined && formShown) {
       if (c.email !== null && c.email !== undefined) {

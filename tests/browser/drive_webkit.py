@@ -22,6 +22,9 @@ WebKit specifics, also written into each case's results:
 - Viewport: the window is sized so that innerWidth x innerHeight is the
   case's viewport (the toolbar's height is measured and added); the size
   reached is reported in "viewport".
+- ms_to_result is measured in the page (performance.now() from the Enter
+  keydown to the state change; ms_to_result_wall is the driver's clock);
+  ms_to_load is the page's load time (Navigation Timing loadEventEnd).
 - Full-page screenshots: WebDriver screenshots only the viewport, so the
   window is made as tall as the page (at most MAX_SHOT_HEIGHT pixels,
   said in "screenshot_notes") for the shot and sized back afterwards.
@@ -340,6 +343,8 @@ def run_case(c):
                                           "!document.getElementById('error').hidden)"), timeout_s)
         if screenshots.get('locked'):
             shoot(d, 'locked', screenshots['locked'], res['viewport'], res, shots)
+        res['ms_to_load'] = d.execute_script("var n = performance.getEntriesByType('navigation')[0];"
+                                             " return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;")
         form_shown = scripts and d.execute_script("return !document.getElementById('unlock').hidden")
         if scripts and c.get('passphrase') is not None and form_shown:
             if c.get('email') is not None:
