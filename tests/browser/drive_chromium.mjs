@@ -6,8 +6,11 @@
 // Exit 0 when every case could be run (whatever it saw), 77 when
 // /usr/bin/chromium is missing, 1 on an internal error.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
 
 const CHROMIUM = process.env.MAILSEAL_CHROMIUM || '/usr/bin/chromium';
 // Debian's Chromium as root needs --no-sandbox; the rest stop it from
@@ -78,13 +81,29 @@ async function download(page, locator, file) {
   return fs.statSync(file).size;
 }
 
+// audit - axe-core's WCAG 2.1 A/AA rules over the page as it is now: the
+// violations, each with its id, impact and number of elements.  axe is
+// injected as a script, which the page's policy allows only because an a11y
+// case runs with bypassCSP.
+async function audit(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object')))
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length,
+                                      help: v.help }));
+  });
+}
+
 // runCase - one manifest case in a fresh context; the case's results
 async function runCase(browser, c, outdir) {
   const [width, height] = c.viewport || [1280, 900];
   const scripts = c.scripts !== false;
   const context = await browser.newContext({
     acceptDownloads: true, viewport: { width, height }, javaScriptEnabled: scripts,
+    bypassCSP: Boolean(c.a11y),
   });
+  const a11y = c.a11y ? {} : null;
   const requests = [], consoleErrors = [], shots = [], failures = {};
   context.on('request', (r) => requests.push(r.url()));      // page and every frame
   context.on('requestfailed', (r) => { failures[r.url()] = r.failure() ? r.failure().errorText : 'failed'; });
@@ -104,6 +123,8 @@ async function runCase(browser, c, outdir) {
     if (scripts) {
       await page.waitForFunction(() => document.body.dataset.state === 'locked', null, { timeout: 60000 });
       await shot('locked');
+      if (a11y)
+        a11y.locked = await audit(page);
       if (c.passphrase !== null && c.passphrase !== undefined) {
         if (c.email !== null && c.email !== undefined)
           await page.locator('#email').pressSequentially(c.email);
@@ -116,12 +137,16 @@ async function runCase(browser, c, outdir) {
         ms = Math.round(performance.now() - t0);
         await page.waitForFunction(framesSettled, null, { timeout: 30000 });
         await shot('open');
+        if (a11y)
+          a11y.open = await audit(page);
       }
     } else {
       await shot('locked');
     }
     const res = await page.evaluate(readFields);
     res.ms_to_result = ms;
+    res.a11y = a11y;
+    res.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
     res.attachments = [];
     res.eml = null;
     res.download_method = null;

@@ -599,6 +599,7 @@ class Fixtures:
                  screenshots={"locked": "noscript-locked.png"}),
             case("phone", p["rich"], PASS_BOB, viewport=[360, 740],
                  screenshots={"locked": "phone-locked.png", "open": "phone-open.png"}),
+            case("a11y", p["slots50"], PASS_CAROL, email=CAROL, a11y=True, timeout_ms=120000),
         ]}
 
     @staticmethod
@@ -817,9 +818,30 @@ class Browsers(unittest.TestCase):
     def check_phone(self, ck, case):
         orig = self.fixtures.originals["rich"]
         self.opened(ck, orig, case)
+        if ck.res.get("scroll_width") is not None:      # the engines that report it
+            ck.true("scroll_width (no sideways scrolling at 360 px)",
+                    ck.res["scroll_width"] <= case["viewport"][0],
+                    "at most %d" % case["viewport"][0], ck.res["scroll_width"])
         ck.eq("screenshots", sorted(case["screenshots"].values()), sorted(ck.res.get("screenshots") or []))
         ck.eq("attachment names", [n for n, _ in orig.attachments],
               [a.get("name") for a in ck.res.get("attachments") or []])
+
+    def check_a11y(self, ck, case):
+        """the page prompting (with the address field of several readers)
+        and opened has no serious or critical WCAG 2.1 A/AA violation
+        (axe-core; the Chromium driver audits, the others only open it)"""
+        self.opened(ck, self.fixtures.originals["slots50"], case)
+        audits = ck.res.get("a11y")
+        if ck.engine != "chromium" and audits is None:
+            return
+        for state in ("locked", "open"):
+            found = (audits or {}).get(state)
+            ck.true("a11y %s audited" % state, isinstance(found, list), "a list of violations", found)
+            for v in found or []:
+                print("  a11y %s/%s: %s (%s, %d elements): %s" % (
+                    ck.engine, state, v.get("id"), v.get("impact"), v.get("nodes", 0), v.get("help")))
+            bad = [v.get("id") for v in found or [] if v.get("impact") in ("serious", "critical")]
+            ck.eq("a11y %s: serious or critical violations" % state, [], bad)
 
     def check_i18n(self, ck, case):
         orig = self.fixtures.originals["i18n"]
