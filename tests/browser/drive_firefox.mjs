@@ -26,10 +26,15 @@
 // - screenshots: Firefox refuses full-page shots taller than 65535 px; then
 //   the top MAX_SHOT_HEIGHT px are shot and "screenshot_notes" says so.
 // - "saved_as" is the file name Firefox chose for a download.
+// - a11y: axe-core (tests/browser/node_modules) audits a case with "a11y":
+//   true, as in drive_chromium.mjs; null when axe-core is not installed.
 
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import url from 'node:url';
+
+const require = createRequire(import.meta.url);
 
 const FIREFOX = process.env.MAILSEAL_FIREFOX || '/usr/bin/firefox-esr';
 const DEFAULT_VIEWPORT = [1280, 900];
@@ -207,6 +212,31 @@ function readPage() {
   };
 }
 
+/* axeSource - axe-core's script from node_modules, null when it is not installed */
+function axeSource() {
+  try {
+    return fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  } catch (e) {
+    return null;
+  }
+}
+
+/* audit - axe-core's WCAG 2.1 A/AA rules over the page as it is now: the
+ * violations (id, impact, number of elements, help), as drive_chromium.mjs
+ * reports them; null without axe-core.  axe is evaluated over BiDi, which the
+ * page's Content-Security-Policy does not govern. */
+async function audit(page) {
+  const src = axeSource();
+  if (src === null)
+    return null;
+  if (!(await page.evaluate(() => typeof window.axe === 'object')))
+    await page.evaluate(src);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+}
+
 /* performanceUrls - the page's address and the resource URLs in the
  * Performance API of the page and its frames, at any depth (runs in the
  * page; Firefox names the navigation entry "document", so the address is
@@ -286,6 +316,9 @@ async function runCase(c) {
       return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;
     });
     const formShown = scripts && await page.evaluate(() => !document.getElementById('unlock').hidden);
+    const a11y = c.a11y && scripts ? {} : null;
+    if (a11y)
+      a11y.locked = await audit(page);
     if (scripts && c.passphrase !== null && c.passphrase !== undefined && formShown) {
       if (c.email !== null && c.email !== undefined) {
         await page.focus('#email');
@@ -320,10 +353,14 @@ async function runCase(c) {
         await page.waitForFunction(framesSettled, { timeout: 10000, polling: 50 }).catch(() => {});
       if (c.screenshots && c.screenshots.open)
         await shoot(page, 'open', c.screenshots.open, shots, res);
+      if (a11y)
+        a11y.open = await audit(page);
     }
     const seen = await page.evaluate(readPage);
     Object.assign(res, seen);
     delete res.attachment_names;
+    res.a11y = a11y && a11y.locked !== null ? a11y : null;
+    res.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
     res.attachments = seen.attachment_names.map((name) => ({ name, file: null, size: null }));
     res.eml = null;
     res.download_method = null;

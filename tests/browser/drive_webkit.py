@@ -35,6 +35,8 @@ WebKit specifics, also written into each case's results:
   page's address and the Performance API resource entries of the page and
   of each frame ("requests_method": "performance-api").  Resource Timing
   has no entries for data: and blob: URLs.
+- a11y: axe-core (tests/browser/node_modules) audits a case with "a11y":
+  true, as in drive_chromium.mjs; null when axe-core is not installed.
 - Console errors: WebKitWebDriver has no log endpoint and MiniBrowser does
   not write console messages of automated pages to stdout, so a hook is put
   into the page right after it has loaded (console.error, uncaught errors
@@ -286,6 +288,34 @@ new MutationObserver(function () {
 }).observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
 '''
 
+AXE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'node_modules', 'axe-core', 'axe.min.js')
+AXE_RUN = r'''
+var done = arguments[arguments.length - 1];
+window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }).then(function (r) {
+  done(r.violations.map(function (v) {
+    return { id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help };
+  }));
+}, function (e) { done({ axe_error: String(e) }); });
+'''
+
+
+def audit(d):
+    """audit - axe-core's WCAG 2.1 A/AA violations of the page as it is now, as
+    drive_chromium.mjs reports them; None without axe-core (npm, tests/browser/node_modules)"""
+    try:
+        with open(AXE_PATH, encoding='utf-8') as f:
+            src = f.read()
+    except OSError:
+        return None
+    if not d.execute_script("return typeof window.axe === 'object'"):
+        d.execute_script(src + '\n;return typeof window.axe;')
+    d.set_script_timeout(60)
+    found = d.execute_async_script(AXE_RUN)
+    if isinstance(found, dict):
+        raise RuntimeError('axe-core: %s' % found.get('axe_error'))
+    return found
+
+
 RESOURCES = "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
 
 
@@ -346,6 +376,9 @@ def run_case(c):
         res['ms_to_load'] = d.execute_script("var n = performance.getEntriesByType('navigation')[0];"
                                              " return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;")
         form_shown = scripts and d.execute_script("return !document.getElementById('unlock').hidden")
+        a11y = {} if c.get('a11y') and scripts else None
+        if a11y is not None:
+            a11y['locked'] = audit(d)
         if scripts and c.get('passphrase') is not None and form_shown:
             if c.get('email') is not None:
                 d.find_element(By.ID, 'email').send_keys(c['email'])
@@ -364,9 +397,13 @@ def run_case(c):
                 poll(lambda: d.execute_script(FRAMES_SETTLED), 10)
             if screenshots.get('open'):
                 shoot(d, 'open', screenshots['open'], res['viewport'], res, shots)
+            if a11y is not None:
+                a11y['open'] = audit(d)
         seen = d.execute_script(READ_PAGE)
         names = seen.pop('attachment_names')
         res.update(seen)
+        res['a11y'] = a11y if a11y is not None and a11y['locked'] is not None else None
+        res['scroll_width'] = d.execute_script('return document.documentElement.scrollWidth')
         res['frames'] = read_frames(d)
         res['attachments'] = [{'name': n, 'file': None, 'size': None} for n in names]
         res['eml'] = None
