@@ -47,7 +47,6 @@ WebKit specifics, also written into each case's results:
 import json
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -144,11 +143,6 @@ def poll(fn, timeout_s, interval=0.05):
         if v or time.monotonic() >= end:
             return v
         time.sleep(interval)
-
-
-def png_size(png):
-    """png_size - width and height of a PNG"""
-    return struct.unpack('>II', png[16:24])
 
 
 def set_viewport(d, w, h):
