@@ -147,6 +147,10 @@ async function runCase(browser, c, outdir) {
     res.ms_to_result = ms;
     res.a11y = a11y;
     res.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+    res.ms_to_load = await page.evaluate(() => {       // Navigation Timing: the page's load
+      const n = performance.getEntriesByType('navigation')[0];
+      return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;
+    });
     res.attachments = [];
     res.eml = null;
     res.download_method = null;
