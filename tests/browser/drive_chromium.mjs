@@ -104,6 +104,10 @@ async function runCase(browser, c, outdir) {
     bypassCSP: Boolean(c.a11y),
   });
   const a11y = c.a11y ? {} : null;
+  if (c.no_webcrypto)         // a browser without WebCrypto: no crypto.subtle before any page script
+    await context.addInitScript(() => {
+      Object.defineProperty(Crypto.prototype, 'subtle', { get() { return undefined; }, configurable: true });
+    });
   const requests = [], consoleErrors = [], shots = [], failures = {};
   context.on('request', (r) => requests.push(r.url()));      // page and every frame
   context.on('requestfailed', (r) => { failures[r.url()] = r.failure() ? r.failure().errorText : 'failed'; });
@@ -121,7 +125,10 @@ async function runCase(browser, c, outdir) {
     await page.goto(pathToFileURL(c.html).href, { waitUntil: 'load', timeout: 120000 });
     let ms = null;
     if (scripts) {
-      await page.waitForFunction(() => document.body.dataset.state === 'locked', null, { timeout: 60000 });
+      // the page's HTML already says locked: wait until its script showed the form, or why not
+      await page.waitForFunction(() => (document.body.dataset.state === 'locked'
+        && !document.getElementById('unlock').hidden) || !document.getElementById('error').hidden,
+                                 null, { timeout: 60000 });
       await shot('locked');
       if (a11y)
         a11y.locked = await audit(page);
@@ -146,6 +153,7 @@ async function runCase(browser, c, outdir) {
     const res = await page.evaluate(readFields);
     res.ms_to_result = ms;
     res.a11y = a11y;
+    res.no_webcrypto_applied = Boolean(c.no_webcrypto);
     res.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
     res.ms_to_load = await page.evaluate(() => {       // Navigation Timing: the page's load
       const n = performance.getEntriesByType('navigation')[0];

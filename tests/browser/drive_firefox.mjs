@@ -288,7 +288,11 @@ async function runCase(c) {
   const browser = await browserFor(scripts);
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
-  const res = { state: null, ms_to_result: null };
+  const res = { state: null, ms_to_result: null, no_webcrypto_applied: Boolean(c.no_webcrypto) };
+  if (c.no_webcrypto)         // a browser without WebCrypto: no crypto.subtle before any page script
+    await page.evaluateOnNewDocument(() => {
+      Object.defineProperty(Crypto.prototype, 'subtle', { get() { return undefined; }, configurable: true });
+    });
   const requests = [], consoleErrors = [], shots = [], failures = {};
   page.on('request', (r) => requests.push(r.url()));
   page.on('requestfailed', (r) => { failures[r.url()] = r.failure() ? r.failure().errorText : 'failed'; });
@@ -305,8 +309,8 @@ async function runCase(c) {
     await page.goto(url.pathToFileURL(c.html).href, { waitUntil: 'load', timeout });
     if (scripts) {
       // The page's HTML already says locked; the script has run once the form shows (or it says why not).
-      await page.waitForFunction(() => document.body.dataset.state === 'locked'
-        && (!document.getElementById('unlock').hidden || !document.getElementById('error').hidden),
+      await page.waitForFunction(() => (document.body.dataset.state === 'locked'
+        && !document.getElementById('unlock').hidden) || !document.getElementById('error').hidden,
         { timeout, polling: 50 }).catch(() => {});
     }
     if (c.screenshots && c.screenshots.locked)

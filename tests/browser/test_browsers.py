@@ -600,6 +600,8 @@ class Fixtures:
             case("phone", p["rich"], PASS_BOB, viewport=[360, 740],
                  screenshots={"locked": "phone-locked.png", "open": "phone-open.png"}),
             case("a11y", p["slots50"], PASS_CAROL, email=CAROL, a11y=True, timeout_ms=120000),
+            case("nocrypto", p["rich"], None, no_webcrypto=True,
+                 screenshots={"locked": "nocrypto.png"}),
         ]}
 
     @staticmethod
@@ -840,6 +842,21 @@ class Browsers(unittest.TestCase):
                     ck.engine, state, v.get("id"), v.get("impact"), v.get("nodes", 0), v.get("help")))
             bad = [v.get("id") for v in found or [] if v.get("impact") in ("serious", "critical")]
             ck.eq("a11y %s: serious or critical violations" % state, [], bad)
+
+    def check_nocrypto(self, ck, case):
+        """a browser without WebCrypto: the page says so and how to open the
+        file, and offers no passphrase form (WebKit's driver cannot take
+        crypto.subtle away before the page runs: not checked there)"""
+        if ck.res.get("no_webcrypto_applied") is not True:
+            ck.true("no_webcrypto_applied", ck.engine == "webkit", "true (only WebKit cannot)",
+                    ck.res.get("no_webcrypto_applied"))
+            return
+        ck.eq("subtle", False, ck.res.get("subtle"))
+        ck.eq("state", "error", ck.res.get("state"))
+        ck.contains("error", "WebCrypto", ck.res.get("error"))
+        ck.contains("visible_text (how to open it)", "How to open this message", ck.res.get("visible_text"))
+        ck.not_contains("visible_text (no passphrase form)", "Show passphrase", ck.res.get("visible_text"))
+        ck.no_requests(self.fixtures.pages_url(case))
 
     def check_i18n(self, ck, case):
         orig = self.fixtures.originals["i18n"]
