@@ -7,6 +7,10 @@
  * (viewer_assets.c).  The template holds @@NAME@@ placeholders; the page is
  * everything before @@ENVELOPE@@ (viewer_writer_begin), the envelope as
  * base64 lines (viewer_writer_data), and the rest (viewer_writer_finish).
+ * The lines go in blocks of VIEWER_BLOCK_LINES: before the first line of
+ * each further block the writer puts the separator "</script>" CRLF
+ * VIEWER_ENVELOPE_MORE CRLF into its line batch, so no block is empty and
+ * memory stays constant.
  * Template LF become CRLF.  The one inline script is allowed by the page's
  * Content-Security-Policy through its SHA-256, computed here over the script
  * as the browser sees it (the HTML parser turns CRLF into LF, so the hash is
@@ -49,6 +53,10 @@ extern const size_t viewer_asset_script_len;
 #define VIEWER_B64_IN 57            /* bytes per base64 line */
 #define VIEWER_LINES_PER_OUT 128    /* base64 lines per output call */
 #define VIEWER_SINK_SIZE 8192
+#define VIEWER_BLOCK_SEP "</script>\r\n" VIEWER_ENVELOPE_MORE "\r\n"   /* between two blocks */
+#define VIEWER_BLOCK_SEP_LEN (sizeof(VIEWER_BLOCK_SEP) - 1)
+#define VIEWER_END_TAG "</script>"
+#define VIEWER_END_TAG_LEN (sizeof(VIEWER_END_TAG) - 1)
 
 static const char default_title[] = "Encrypted message";
 static const char default_intro[] =
@@ -83,8 +91,9 @@ struct viewer_writer {
     struct sink s;
     unsigned char pend[VIEWER_B64_IN];
     size_t npend;
-    char lines[VIEWER_LINES_PER_OUT * (VIEWER_B64_LINE + 2)];
+    char lines[VIEWER_LINES_PER_OUT * (VIEWER_B64_LINE + 2) + VIEWER_BLOCK_SEP_LEN];
     size_t nlines;                  /* bytes used in lines[] */
+    size_t blines;                  /* base64 lines in the current block */
 };
 
 /* sink_flush - hand the buffered bytes to the output */
@@ -525,13 +534,22 @@ static int lines_flush(struct viewer_writer *vw)
     return 0;
 }
 
-/* line_add - encode one base64 line of up to 57 bytes into the batch */
+/* line_add - encode one base64 line of up to 57 bytes into the batch, after
+ * the block separator when the current block is full */
 static int line_add(struct viewer_writer *vw, const unsigned char *p, size_t n)
 {
     int m;
 
+    if (vw->blines == VIEWER_BLOCK_LINES) {
+        if (vw->nlines + VIEWER_BLOCK_SEP_LEN > sizeof(vw->lines) && lines_flush(vw) < 0)
+            return -1;
+        memcpy(vw->lines + vw->nlines, VIEWER_BLOCK_SEP, VIEWER_BLOCK_SEP_LEN);
+        vw->nlines += VIEWER_BLOCK_SEP_LEN;
+        vw->blines = 0;
+    }
     if (vw->nlines + VIEWER_B64_LINE + 2 > sizeof(vw->lines) && lines_flush(vw) < 0)
         return -1;
+    vw->blines++;
     m = EVP_EncodeBlock((unsigned char *)vw->lines + vw->nlines, p, (int)n);
     vw->nlines += (size_t)m;
     vw->lines[vw->nlines++] = '\r';
@@ -607,6 +625,7 @@ uint64_t viewer_size(const struct viewer_template *t, uint64_t envelope_len)
 {
     struct viewer_writer *vw;
     uint64_t total, rem = envelope_len % VIEWER_B64_IN;
+    uint64_t lines = envelope_len / VIEWER_B64_IN + (rem > 0);
 
     if (viewer_template_check(t, NULL, 0) < 0 || (vw = calloc(1, sizeof(*vw))) == NULL)
         return 0;
@@ -622,30 +641,62 @@ uint64_t viewer_size(const struct viewer_template *t, uint64_t envelope_len)
         return 0;
     }
     total = vw->s.count + envelope_len / VIEWER_B64_IN * (VIEWER_B64_LINE + 2)
-            + (rem > 0 ? (rem + 2) / 3 * 4 + 2 : 0);
+            + (rem > 0 ? (rem + 2) / 3 * 4 + 2 : 0)
+            + (lines > 0 ? (lines - 1) / VIEWER_BLOCK_LINES * VIEWER_BLOCK_SEP_LEN : 0);
     free(vw);
     return total;
 }
 
-/* viewer_find_envelope - the base64 text of the envelope inside a page */
-int viewer_find_envelope(const char *html, size_t len, size_t *start, size_t *end)
+/* end_tag - the offset of the first "</script>" (ASCII case-insensitive) in html[from, len), or len */
+static size_t end_tag(const char *html, size_t len, size_t from)
 {
-    static const char tag[] = VIEWER_ENVELOPE_START;
-    const char *p = html != NULL ? memmem(html, len, tag, sizeof(tag) - 1) : NULL;
+    for (size_t i = from; len - i >= VIEWER_END_TAG_LEN; i++) {
+        const char *lt = memchr(html + i, '<', len - i);
 
-    if (p != NULL) {
-        const char *q = p + sizeof(tag) - 1, *e = html + len;
-
-        for (; e - q >= 9; q++) {
-            if (*q == '<' && strncasecmp(q, "</script>", 9) == 0) {
-                if (start != NULL)
-                    *start = (size_t)(p + sizeof(tag) - 1 - html);
-                if (end != NULL)
-                    *end = (size_t)(q - html);
-                return 0;
-            }
-        }
+        if (lt == NULL)
+            break;
+        i = (size_t)(lt - html);
+        if (len - i >= VIEWER_END_TAG_LEN && strncasecmp(lt, VIEWER_END_TAG, VIEWER_END_TAG_LEN) == 0)
+            return i;
     }
-    errno = EBADMSG;
-    return -1;
+    return len;
+}
+
+/* viewer_envelope_block - the next block of the envelope's base64 text in a page */
+int viewer_envelope_block(const char *html, size_t len, size_t *pos, size_t *start, size_t *end)
+{
+    static const char first[] = VIEWER_ENVELOPE_START, more[] = VIEWER_ENVELOPE_MORE;
+    size_t body, stop;
+
+    if (html == NULL || pos == NULL || *pos > len) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (*pos == 0) {
+        const char *p = memmem(html, len, first, sizeof(first) - 1);
+
+        if (p == NULL) {
+            errno = EBADMSG;
+            return -1;
+        }
+        body = (size_t)(p - html) + sizeof(first) - 1;
+    } else {
+        size_t i = *pos;
+
+        while (i < len && (html[i] == ' ' || html[i] == '\t' || html[i] == '\r' || html[i] == '\n'))
+            i++;
+        if (len - i < sizeof(more) - 1 || memcmp(html + i, more, sizeof(more) - 1) != 0)
+            return 0;
+        body = i + sizeof(more) - 1;
+    }
+    if ((stop = end_tag(html, len, body)) == len) {
+        errno = EBADMSG;
+        return -1;
+    }
+    if (start != NULL)
+        *start = body;
+    if (end != NULL)
+        *end = stop;
+    *pos = stop + VIEWER_END_TAG_LEN;
+    return 1;
 }

@@ -6,8 +6,13 @@
  * The page is plain ASCII (non-ASCII template texts become character
  * references), lines end in CRLF and are at most 998 bytes, so it travels
  * as 7bit.  The envelope is written in base64 lines of 76 characters inside
- * <script type="application/x-mailseal-envelope" id="mailseal-envelope">.
- * The writer streams: memory does not grow with the envelope size.
+ * <script type="application/x-mailseal-envelope" id="mailseal-envelope">,
+ * in blocks of at most VIEWER_BLOCK_LINES lines: each further block follows
+ * the previous one's </script> as CRLF, VIEWER_ENVELOPE_MORE (the same
+ * element without the id) and CRLF (docs/ENVELOPE.md, "Embedding in the
+ * viewer"; WebKit loads one multi-megabyte script element very slowly).
+ * viewer_envelope_block() finds the blocks again, as the spec's reader rule
+ * says.  The writer streams: memory does not grow with the envelope size.
  *
  * Template texts: NULL fields mean the built-in default; every text is
  * HTML-escaped here (UTF-8 in, ASCII out); "\n" in intro and help starts a
@@ -30,6 +35,8 @@
 #define VIEWER_MAX_LOGO (512u * 1024) /* logo bytes */
 #define VIEWER_B64_LINE 76            /* base64 characters per envelope line */
 #define VIEWER_ENVELOPE_START "<script type=\"application/x-mailseal-envelope\" id=\"mailseal-envelope\">"
+#define VIEWER_ENVELOPE_MORE "<script type=\"application/x-mailseal-envelope\">"   /* further blocks */
+#define VIEWER_BLOCK_LINES 10000      /* most base64 lines in one block */
 
 struct viewer_template {
     const char *org_name;          /* shown next to the logo; default none */
@@ -63,9 +70,11 @@ int viewer_writer_finish(struct viewer_writer *vw);
 void viewer_writer_free(struct viewer_writer *vw);
 /* viewer_size - the exact byte count of the page for an envelope of envelope_len bytes; 0 when t is invalid */
 uint64_t viewer_size(const struct viewer_template *t, uint64_t envelope_len);
-/* viewer_find_envelope - [*start, *end) is the text between the envelope's start
- * tag (the first one, exactly as in the spec) and the next </script>; -1 EBADMSG when absent */
-int viewer_find_envelope(const char *html, size_t len, size_t *start, size_t *end);
+/* viewer_envelope_block - the envelope's blocks in order, as the spec's reader rule finds
+ * them: *pos 0 on the first call (then left for the next); 1 with [*start, *end) the next
+ * block's text (between its start tag and its </script>), 0 when no block follows, -1 EBADMSG
+ * when the page has no first block or a block has no end tag (-1 EINVAL: bad arguments) */
+int viewer_envelope_block(const char *html, size_t len, size_t *pos, size_t *start, size_t *end);
 /* viewer_script_hash - the base64 SHA-256 of the page's inline script, as in its CSP
  * (out: at least 45 bytes); 0 or -1 EIO */
 int viewer_script_hash(char out[45]);

@@ -1,8 +1,10 @@
 /*
  * test_viewer - the viewer page writer: exact sizes, 7bit-safe lines,
  * escaping of hostile template texts, refused templates, finding the
- * envelope again, the CSP hash naming the inline script actually present,
- * streaming in any piece sizes and output failures passed through.
+ * envelope again block by block (sizes around the block boundary, the
+ * separators exactly, damaged and foreign pages), the CSP hash naming the
+ * inline script actually present, streaming in any piece sizes and output
+ * failures passed through.
  *
  * With MAILSEAL_VIEWER_SAMPLE=OUT.html and MAILSEAL_VIEWER_ENVELOPE=ENV.bin
  * set, it also writes the page of that envelope (default template, or the
@@ -30,6 +32,9 @@
 
 static const unsigned char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\1\0\0\0\1\x08\x06\0\0\0";
 static const unsigned char gif[] = "GIF89a\1\0\1\0\0\0\0;";
+
+#define BLOCK_BYTES ((size_t)VIEWER_BLOCK_LINES * 57)     /* envelope bytes in one full block */
+#define BLOCK_SEP "</script>\r\n" VIEWER_ENVELOPE_MORE "\r\n"
 
 /* collect - viewer_out_fn appending to a buf */
 static int collect(void *arg, const void *data, size_t len)
@@ -119,16 +124,18 @@ static const struct viewer_template branded = {
 
 static void test_size_exact(void **state)
 {
-    static const size_t lens[] = { 0, 1, 2, 3, 56, 57, 58, 114, 1000, 1024 * 1024 };
+    static const size_t lens[] = { 0, 1, 2, 3, 56, 57, 58, 114, 1000, 1024 * 1024,
+                                   BLOCK_BYTES - 1, BLOCK_BYTES, BLOCK_BYTES + 1, BLOCK_BYTES + 57,
+                                   3 * BLOCK_BYTES, 3 * BLOCK_BYTES + 1 };
     const struct viewer_template *ts[] = { NULL, &branded };
-    unsigned char *env = envelope_bytes(1024 * 1024);
+    unsigned char *env = envelope_bytes(3 * BLOCK_BYTES + 1);
 
     (void)state;
     for (size_t ti = 0; ti < 2; ti++) {
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
             struct buf page;
 
-            render(ts[ti], env, lens[i], lens[i] > 1000 ? 65552 : 7, &page);
+            render(ts[ti], env, lens[i], lens[i] > 1000 ? 65551 : 7, &page);
             assert_int_equal(viewer_size(ts[ti], lens[i]), page.len);
             assert_7bit_lines(&page);
             buf_free(&page);
@@ -152,52 +159,148 @@ static void test_streaming_pieces_give_same_page(void **state)
     free(env);
 }
 
-static void test_find_envelope_roundtrip(void **state)
+/* envelope_text - the envelope's base64 text of a writer's page, read with
+ * viewer_envelope_block() into text, checking the layout on the way: the
+ * first block follows VIEWER_ENVELOPE_START, each further one the exact
+ * separator; every line has 76 characters and CRLF but the envelope's last;
+ * a block that is not the last has VIEWER_BLOCK_LINES lines, the last one
+ * at least one (none only for an empty envelope); the number of blocks */
+static size_t envelope_text(const struct buf *page, struct buf *text)
 {
-    static const size_t lens[] = { 1, 56, 57, 58, 4000 };
-    unsigned char *env = envelope_bytes(4000);
+    size_t pos = 0, s = 0, e = 0, prev_end = 0, nblocks = 0, nlines = 0;
+    int rc;
+
+    buf_init(text, 64u * 1024 * 1024);
+    while ((rc = viewer_envelope_block(page->data, page->len, &pos, &s, &e)) == 1) {
+        if (nblocks == 0) {
+            assert_true(s >= strlen(VIEWER_ENVELOPE_START));
+            assert_memory_equal(page->data + s - strlen(VIEWER_ENVELOPE_START), VIEWER_ENVELOPE_START,
+                                strlen(VIEWER_ENVELOPE_START));
+        } else {
+            /* the block before was full, this one follows its end tag exactly (the
+             * separator's last CRLF begins the text, as after the first start tag) */
+            assert_int_equal(nlines, VIEWER_BLOCK_LINES);
+            assert_int_equal(s, prev_end + strlen(BLOCK_SEP) - 2);
+            assert_memory_equal(page->data + prev_end, BLOCK_SEP, strlen(BLOCK_SEP));
+        }
+        assert_memory_equal(page->data + e, "</script>", 9);
+        assert_int_equal(pos, e + 9);
+        assert_memory_equal(page->data + s, "\r\n", 2);
+        nlines = 0;
+        for (size_t p = s + 2, n = 0; p < e; p += n + 2, nlines++) {
+            n = (size_t)((char *)memchr(page->data + p, '\r', e - p) - (page->data + p));
+            assert_memory_equal(page->data + p + n, "\r\n", 2);
+            assert_true(n == 76 || (p + n + 2 == e && n > 0 && n < 76));
+            if (n < 76)             /* a short line ends the envelope: no block follows */
+                assert_int_equal(viewer_envelope_block(page->data, page->len, &(size_t){ pos }, NULL, NULL), 0);
+        }
+        assert_true(nlines <= VIEWER_BLOCK_LINES);
+        assert_true(nlines > 0 || nblocks == 0);
+        assert_int_equal(buf_add(text, page->data + s, e - s), 0);
+        prev_end = e;
+        nblocks++;
+    }
+    assert_int_equal(rc, 0);
+    /* the page goes on as the template says */
+    assert_memory_equal(page->data + prev_end, "</script>\r\n</div>\r\n", 19);
+    return nblocks;
+}
+
+static void test_envelope_blocks_roundtrip(void **state)
+{
+    static const struct { size_t len, blocks; } cases[] = {
+        { 0, 1 }, { 1, 1 }, { 56, 1 }, { 57, 1 }, { 58, 1 }, { 4000, 1 },
+        { BLOCK_BYTES - 1, 1 }, { BLOCK_BYTES, 1 }, { BLOCK_BYTES + 1, 2 }, { BLOCK_BYTES + 57, 2 },
+        { BLOCK_BYTES + 58, 2 }, { 2 * BLOCK_BYTES + 1000, 3 }, { 3 * BLOCK_BYTES, 3 },
+        { 3 * BLOCK_BYTES + 1, 4 },
+    };
+    unsigned char *env = envelope_bytes(3 * BLOCK_BYTES + 1);
 
     (void)state;
-    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-        struct buf page, dec;
-        size_t s = 0, e = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf page, text, dec;
 
-        render(NULL, env, lens[i], 100, &page);
-        assert_int_equal(viewer_find_envelope(page.data, page.len, &s, &e), 0);
-        assert_memory_equal(page.data + s - strlen(VIEWER_ENVELOPE_START), VIEWER_ENVELOPE_START,
-                            strlen(VIEWER_ENVELOPE_START));
-        assert_memory_equal(page.data + e, "</script>", 9);
-        /* every base64 line is 76 characters but the last */
-        for (size_t p = s + 2, n = 0; p < e; p += n + 2) {
-            n = (size_t)((char *)memchr(page.data + p, '\r', e - p) - (page.data + p));
-            assert_true(n == 76 || p + n + 2 == e);
-        }
-        buf_init(&dec, 1 << 20);
-        assert_int_equal(b64_decode_buf(page.data + s, e - s, &dec), 0);
-        assert_int_equal(dec.len, lens[i]);
-        assert_memory_equal(dec.data, env, lens[i]);
+        render(NULL, env, cases[i].len, cases[i].len > 4000 ? 65551 : 100, &page);
+        assert_int_equal(viewer_size(NULL, cases[i].len), page.len);
+        assert_7bit_lines(&page);
+        assert_int_equal(envelope_text(&page, &text), cases[i].blocks);
+        buf_init(&dec, 64u * 1024 * 1024);
+        assert_int_equal(b64_decode_buf(text.data, text.len, &dec), 0);
+        assert_int_equal(dec.len, cases[i].len);
+        assert_memory_equal(dec.data, env, cases[i].len);
         buf_free(&dec);
+        buf_free(&text);
         buf_free(&page);
     }
     free(env);
+}
 
-    const char *bad[] = { "", "<html><script>x</script></html>",
-                          VIEWER_ENVELOPE_START "AAAA",
-                          "<script type=\"application/x-mailseal-envelope\">AAAA</script>" };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        size_t s, e;
+static void test_envelope_blocks_found_as_the_spec_says(void **state)
+{
+#define START VIEWER_ENVELOPE_START
+#define MORE VIEWER_ENVELOPE_MORE
+    static const struct {
+        const char *page;
+        int last;               /* what the call after the texts returns */
+        const char *texts[3];   /* the blocks' texts */
+    } cases[] = {
+        /* no first block: -1 at once */
+        { "", -1, { NULL } },
+        { "<html><script>x</script></html>", -1, { NULL } },
+        { MORE "AAAA</script>", -1, { NULL } },
+        { "<script type=\"application/x-mailseal-envelope\" id=\"mailseal-envelope\" >AAAA</script>", -1, { NULL } },
+        /* a block without its end tag */
+        { START "AAAA", -1, { NULL } },
+        { START "AAAA</scrip>", -1, { NULL } },
+        { START "QUJD</script>\r\n" MORE "AAAA", -1, { "QUJD" } },
+        { START "QUJD</script>" MORE "AAAA</script", -1, { "QUJD" } },
+        /* the first start tag counts, end tags in any case, white space between blocks */
+        { "x" START "QUJD\r\n</SCRIPT>" START "WFla</script>", 0, { "QUJD\r\n" } },
+        { START "QUJD</ScRiPt> \t\r\n\n" MORE "RUZH</script>" MORE "\r\nSUo=</script>\r\n</div>",
+          0, { "QUJD", "RUZH", "\r\nSUo=" } },
+        { START "</script>" MORE "</script>", 0, { "", "" } },
+        /* anything else after an end tag ends the envelope: a partial tag, another
+         * element, other white space, the continuation tag in another case */
+        { START "QUJD</script></div>" MORE "RUZH</script>", 0, { "QUJD" } },
+        { START "QUJD</script><script\r\n" MORE "RUZH</script>", 0, { "QUJD" } },
+        { START "QUJD</script>\r\n<script type=\"application/x-mailseal-envelope\" id=\"x\">RUZH</script>",
+          0, { "QUJD" } },
+        { START "QUJD</script>\f" MORE "RUZH</script>", 0, { "QUJD" } },
+        { START "QUJD</script>\r\n<SCRIPT type=\"application/x-mailseal-envelope\">RUZH</script>",
+          0, { "QUJD" } },
+        { START "QUJD</script>x" MORE "RUZH</script>", 0, { "QUJD" } },
+        { START "QUJD</script>", 0, { "QUJD" } },
+        { START "QUJD</script>\r\n<script type=\"application/x-mailseal-envelope\"", 0, { "QUJD" } },
+    };
+#undef START
+#undef MORE
 
-        errno = 0;
-        assert_int_equal(viewer_find_envelope(bad[i], strlen(bad[i]), &s, &e), -1);
-        assert_int_equal(errno, EBADMSG);
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *page = cases[i].page;
+        size_t pos = 0, s = 0, e = 0, k = 0;
+        int rc;
+
+        while ((rc = viewer_envelope_block(page, strlen(page), &pos, &s, &e)) == 1) {
+            assert_true(k < 3 && cases[i].texts[k] != NULL);
+            assert_int_equal(e - s, strlen(cases[i].texts[k]));
+            assert_memory_equal(page + s, cases[i].texts[k], e - s);
+            k++;
+        }
+        assert_true(k == 3 || cases[i].texts[k] == NULL);
+        assert_int_equal(rc, cases[i].last);
+        if (rc < 0)
+            assert_int_equal(errno, EBADMSG);
     }
-    /* the first start tag counts, and the next end tag in any case */
-    const char *two = "x" VIEWER_ENVELOPE_START "QUJD\r\n</SCRIPT>" VIEWER_ENVELOPE_START "WFla</script>";
-    size_t s, e;
+    /* bad arguments */
+    size_t pos = 10, s, e;
 
-    assert_int_equal(viewer_find_envelope(two, strlen(two), &s, &e), 0);
-    assert_int_equal(s, 1 + strlen(VIEWER_ENVELOPE_START));
-    assert_int_equal(e - s, 6);
+    errno = 0;
+    assert_int_equal(viewer_envelope_block("abc", 3, &pos, &s, &e), -1);
+    assert_int_equal(errno, EINVAL);
+    pos = 0;
+    assert_int_equal(viewer_envelope_block(NULL, 0, &pos, &s, &e), -1);
+    assert_int_equal(viewer_envelope_block("abc", 3, NULL, &s, &e), -1);
 }
 
 static void test_csp_hash_names_the_inline_script(void **state)
@@ -419,7 +522,7 @@ static void test_real_envelope_page(void **state)
     struct env_writer *w = env_writer_new(1024);
     struct viewer_writer *vw;
     struct buf page, dec;
-    size_t s, e;
+    struct buf text;
     uint64_t env_len;
 
     (void)state;
@@ -437,9 +540,10 @@ static void test_real_envelope_page(void **state)
     assert_int_equal(viewer_writer_finish(vw), 0);
     assert_int_equal(page.len, viewer_size(NULL, env_len));
     assert_7bit_lines(&page);
-    assert_int_equal(viewer_find_envelope(page.data, page.len, &s, &e), 0);
+    assert_int_equal(envelope_text(&page, &text), 1);
     buf_init(&dec, 1 << 20);
-    assert_int_equal(b64_decode_buf(page.data + s, e - s, &dec), 0);
+    assert_int_equal(b64_decode_buf(text.data, text.len, &dec), 0);
+    buf_free(&text);
     assert_int_equal(dec.len, env_len);
     assert_memory_equal(dec.data, "MSEALENV", 8);
     if (out != NULL && getenv("MAILSEAL_VIEWER_ENVELOPE") == NULL) {
@@ -490,7 +594,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size_exact),
         cmocka_unit_test(test_streaming_pieces_give_same_page),
-        cmocka_unit_test(test_find_envelope_roundtrip),
+        cmocka_unit_test(test_envelope_blocks_roundtrip),
+        cmocka_unit_test(test_envelope_blocks_found_as_the_spec_says),
         cmocka_unit_test(test_csp_hash_names_the_inline_script),
         cmocka_unit_test(test_hostile_texts_escaped),
         cmocka_unit_test(test_invalid_templates_refused),
