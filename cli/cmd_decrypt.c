@@ -11,10 +11,18 @@
  * the first finds the attachment named message.html that holds the
  * envelope's start tag (else the first text/html attachment that does),
  * the second transfer-decodes that part (codec.h) and reads the envelope
- * out of it.  In both cases the text between the first start tag
- * (VIEWER_ENVELOPE_START, exactly) and the next "</script>" is the base64
- * of the envelope, as viewer_find_envelope() defines it; it is found here
- * with a streaming matcher instead, since the page is never held whole.
+ * out of it.  In both cases the base64 of the envelope is found by the
+ * reader rule of docs/ENVELOPE.md ("Embedding in the viewer"), which
+ * viewer_envelope_block() implements over a whole page: the text between
+ * the first start tag (VIEWER_ENVELOPE_START, exactly) and the next
+ * "</script>", then, for as long as optional white space and exactly
+ * VIEWER_ENVELOPE_MORE follow an end tag, that block's text up to its
+ * "</script>" too.  Here a streaming matcher does the same in constant
+ * memory, since the page is never held whole: after an end tag it skips
+ * white space and matches the continuation tag byte by byte; the first
+ * byte that does not fit (a partial tag that fails included) or the end of
+ * the page ends the envelope.  Markup inside a block, or a block without
+ * its end tag, is damage.
  *
  * Memory stays bounded whatever the input size: the input is read in
  * 64 KiB pieces (stdin that is not a regular file is first spooled to an
@@ -65,8 +73,10 @@
 
 static const char dec_tag[] = VIEWER_ENVELOPE_START;
 static const char dec_end_tag[] = "</script>";
+static const char dec_more_tag[] = VIEWER_ENVELOPE_MORE;
 #define DEC_TAG_LEN (sizeof(dec_tag) - 1)
 #define DEC_END_LEN (sizeof(dec_end_tag) - 1)
+#define DEC_MORE_LEN (sizeof(dec_more_tag) - 1)
 
 enum dec_err {
     DE_NONE,
@@ -94,13 +104,15 @@ struct dec_ctx {
     int sys_errno;
 };
 
-/* The base64 text of the envelope inside a page, streamed. */
-enum dec_xstate { X_SEARCH, X_BODY, X_DONE };
+/* The base64 text of the envelope inside a page, streamed: X_SEARCH for the
+ * start tag, X_BODY in a block (up to its end tag), X_GAP after an end tag
+ * (white space, then the continuation tag or the envelope's end), X_DONE. */
+enum dec_xstate { X_SEARCH, X_BODY, X_GAP, X_DONE };
 
 struct dec_extract {
     struct dec_ctx *d;                /* NULL: only look for the start tag */
     enum dec_xstate state;
-    size_t m;                         /* bytes of the tag (or end tag) matched so far */
+    size_t m;                         /* bytes of the current state's tag matched so far */
     struct b64_dec b64;
     unsigned char *out;               /* CODEC_DEC_MAX(DEC_PIECE) bytes */
 };
@@ -296,7 +308,7 @@ static int x_decode(struct dec_extract *x, const char *s, size_t len)
     return 0;
 }
 
-/* x_end - the end tag was seen: the last base64 bits, then the reader's end; 0 or -1 */
+/* x_end - the envelope's last block ended: the last base64 bits, then the reader's end; 0 or -1 */
 static int x_end(struct dec_extract *x)
 {
     size_t k = b64_dec_final(&x->b64, x->out);
@@ -321,7 +333,7 @@ static int x_push(struct dec_extract *x, const char *s, size_t len)
 {
     size_t i = 0;
 
-    /* '<' starts both tags and occurs in neither again, so a mismatch restarts at 0 */
+    /* '<' starts every tag and occurs in none again, so a mismatch restarts at 0 */
     while (i < len && x->state == X_SEARCH) {
         if (x->m == 0) {
             const char *lt = memchr(s + i, '<', len - i);
@@ -342,36 +354,52 @@ static int x_push(struct dec_extract *x, const char *s, size_t len)
             x->m = 0;               /* look at this byte again as a possible start */
         }
     }
-    while (i < len && x->state == X_BODY) {
-        if (x->m == 0) {
-            const char *lt = memchr(s + i, '<', len - i);
-            size_t n = (lt != NULL ? (size_t)(lt - s) : len) - i;
+    while (i < len && (x->state == X_BODY || x->state == X_GAP)) {
+        if (x->state == X_BODY) {
+            if (x->m == 0) {
+                const char *lt = memchr(s + i, '<', len - i);
+                size_t n = (lt != NULL ? (size_t)(lt - s) : len) - i;
 
-            if (x_decode(x, s + i, n) < 0)
+                if (x_decode(x, s + i, n) < 0)
+                    return -1;
+                i += n;
+                if (lt == NULL)
+                    return 0;
+            }
+            if (ascii_lower(s[i]) != dec_end_tag[x->m]) {
+                dec_fail(x->d, DE_DAMAGED, EBADMSG);  /* markup inside the base64 */
                 return -1;
-            i += n;
-            if (lt == NULL)
-                return 0;
-        }
-        if (ascii_lower(s[i]) == dec_end_tag[x->m]) {
+            }
             i++;
             if (++x->m == DEC_END_LEN) {
-                x->state = X_DONE;
-                return x_end(x);
+                x->m = 0;
+                x->state = X_GAP;
+            }
+        } else if (x->m == 0 && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
+            i++;
+        } else if (s[i] == dec_more_tag[x->m]) {
+            i++;
+            if (++x->m == DEC_MORE_LEN) {
+                x->m = 0;
+                x->state = X_BODY;  /* the next block's text follows */
             }
         } else {
-            dec_fail(x->d, DE_DAMAGED, EBADMSG);  /* markup inside the base64 */
-            return -1;
+            x->state = X_DONE;      /* anything else, a partial continuation tag too */
+            return x_end(x);
         }
     }
     return 0;
 }
 
-/* x_eof - the page ended; 0 or -1 (no start tag: no envelope; no end tag: truncated) */
+/* x_eof - the page ended; 0 or -1 (no start tag: no envelope; inside a block: truncated) */
 static int x_eof(struct dec_extract *x)
 {
     if (x->state == X_DONE)
         return 0;
+    if (x->state == X_GAP) {
+        x->state = X_DONE;
+        return x_end(x);
+    }
     dec_fail(x->d, x->state == X_SEARCH ? DE_NOENV : DE_DAMAGED,
              x->state == X_SEARCH ? ENOENT : EBADMSG);
     return -1;

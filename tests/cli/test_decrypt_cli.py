@@ -6,6 +6,10 @@ real envelope and viewer writers): a bare page, or a wrapper message with the pa
 decoy HTML attachment.  The tests check:
 - round trips of 0, 1 and 100,000 bytes in every input form, from a file, a pipe, a
   redirected file, to stdout and with -o (mode 0600, no temporary file left);
+- a 2.5 MB message, whose page holds the envelope in several script blocks, in every input
+  form and re-wrapped by hand as a base64 and a quoted-printable message.html; white space
+  and end tags in any case between blocks are accepted, while a damaged continuation tag
+  (or another element after a block) ends the envelope early: damaged, -o OUT not created;
 - 30 MB: the plaintext comes back and the peak RSS of the decrypt process (os.wait4)
   stays bounded (under 40 MB, and within 16 MB of the same run on a 1-byte message);
 - refusals with exit 1 and their one-line reason: wrong passphrase, a flipped byte
@@ -18,8 +22,10 @@ decoy HTML attachment.  The tests check:
 - usage errors exit 2.
 """
 import base64
+import binascii
 import hashlib
 import os
+import re
 import shutil
 import signal
 import stat
@@ -34,6 +40,10 @@ MAKE = os.environ.get("MAILSEAL_MAKE_ENVELOPE", "make_envelope")
 SANITIZED = os.environ.get("MAILSEAL_SANITIZED", "0") == "1"
 PASS = "correct horse battery staple"
 TAG = b'<script type="application/x-mailseal-envelope" id="mailseal-envelope">'
+MORE = b'<script type="application/x-mailseal-envelope">'
+SEP = b"</script>\r\n" + MORE + b"\r\n"
+END_TAG = re.compile(rb"</script>", re.I)
+GAP_MORE = re.compile(rb"[ \t\r\n]*" + re.escape(MORE))
 FORMS = ("html", "eml", "eml-qp", "eml-base64", "eml-other")
 
 WRONG = "wrong passphrase (no key slot opens)"
@@ -66,11 +76,41 @@ def file_digest(path):
     return h.hexdigest()
 
 
+def envelope_blocks(page):
+    """[(start, end)] of the texts of the envelope's blocks, by the reader rule of
+    docs/ENVELOPE.md: the first block after TAG up to </script> (any case), then each
+    block whose MORE follows the end tag before it after optional white space."""
+    blocks, at = [], page.index(TAG) + len(TAG)
+    while True:
+        end = END_TAG.search(page, at)
+        blocks.append((at, end.start()))
+        more = GAP_MORE.match(page, end.end())
+        if more is None:
+            return blocks
+        at = more.end()
+
+
 def split_page(page):
-    """(before, envelope bytes, after) of a viewer page."""
-    start = page.index(TAG) + len(TAG)
-    end = page.index(b"</script>", start)
-    return page[:start], base64.b64decode(b"".join(page[start:end].split())), page[end:]
+    """(before, envelope bytes, after) of a viewer page: before ends with the first start
+    tag, after starts with the last block's end tag."""
+    blocks = envelope_blocks(page)
+    text = b"".join(page[s:e] for s, e in blocks)
+    return page[:blocks[0][0]], base64.b64decode(b"".join(text.split())), page[blocks[-1][1]:]
+
+
+def wrap_page(page, cte):
+    """A wrapper message with page as its message.html attachment in transfer encoding cte."""
+    if cte == "base64":
+        body = base64.encodebytes(page).replace(b"\n", b"\r\n")
+    else:
+        body = binascii.b2a_qp(page, istext=True)
+    return (b"From: a@example.com\r\nTo: b@example.net\r\nSubject: re-wrapped\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n"
+            b"--b0\r\nContent-Type: text/plain\r\n\r\nOpen the attachment.\r\n"
+            b"--b0\r\nContent-Type: text/html; charset=us-ascii\r\n"
+            b"Content-Disposition: attachment; filename=\"message.html\"\r\n"
+            b"Content-Transfer-Encoding: " + cte.encode() + b"\r\n\r\n" + body
+            + b"\r\n--b0--\r\n")
 
 
 def join_page(before, env, after):
@@ -177,6 +217,64 @@ class DecryptCli(unittest.TestCase):
                 self.assertEqual(stat.S_IMODE(os.stat(dest).st_mode), 0o600)
                 self.assertEqual(sorted(n for n in os.listdir(self.work)
                                         if n.startswith("out-" + form)), ["out-" + form])
+
+    def big_plain(self):
+        """A 2.5 MB plaintext (its envelope takes five blocks); its path."""
+        return self.write("big-plain", os.urandom(2500 * 1024))
+
+    def test_multi_block_page_every_form(self):
+        plain = self.big_plain()
+        want = self.read(plain)
+        page = self.read(self.make(plain, "html", name="page"))
+        blocks = envelope_blocks(page)
+        self.assertEqual(len(blocks), 5)
+        self.assertEqual(page.count(SEP), 4)
+        for s, e in blocks:
+            self.assertLessEqual(page[s:e].count(b"\r\n"), 10001)
+        self.assertEqual(split_page(page)[1][:8], b"MSEALENV")
+        inputs = {form: self.make(plain, form) for form in FORMS}
+        inputs["re-wrapped base64"] = self.write("wrapped-b64.eml", wrap_page(page, "base64"))
+        inputs["re-wrapped qp"] = self.write("wrapped-qp.eml", wrap_page(page, "quoted-printable"))
+        for what, path in inputs.items():
+            with self.subTest(input=what):
+                dest = self.wpath("out")
+                rc, out, err = decrypt("--passphrase-file", self.passfile, "-o", dest, path)
+                self.assertEqual((rc, err, out), (0, "", b""))
+                self.assertEqual(self.read(dest), want)
+                os.unlink(dest)
+        # what may stand between blocks
+        for what, sep in (("no line break", b"</script>" + MORE),
+                          ("white space", b"</SCRIPT> \t\n\r\n" + MORE + b"\t")):
+            with self.subTest(between=what):
+                same = self.write("same.html", page.replace(SEP, sep))
+                self.assertEqual(decrypt("--passphrase-file", self.passfile, same), (0, want, ""))
+
+    def test_damaged_continuation_tag(self):
+        page = self.read(self.make(self.big_plain(), "html"))
+        first = page.index(SEP)
+        damaged = {
+            "continuation tag changed": MORE[:-3] + b"X\">",
+            "continuation tag with an id": MORE[:-1] + b' id="x">',
+            "continuation tag in upper case": MORE.upper(),
+            "another element first": b"</div>" + MORE,
+            "a partial tag, then the tag": b"<script\r\n" + MORE,
+            "form feed between blocks": b"\f" + MORE,
+        }
+        for what, tag in damaged.items():
+            bad_page = page[:first] + b"</script>\r\n" + tag + page[first + len(SEP) - 2:]
+            self.assertEqual(len(envelope_blocks(bad_page)), 1)
+            for form, data in (("html", bad_page), ("eml-base64", wrap_page(bad_page, "base64")),
+                               ("eml-qp", wrap_page(bad_page, "quoted-printable"))):
+                with self.subTest(what=what, form=form):
+                    bad = self.write("bad." + form, data)
+                    dest = self.wpath("out")
+                    self.assertRefused(decrypt("--passphrase-file", self.passfile, "-o", dest, bad),
+                                       DAMAGED)
+                    self.assertNoOutputFiles(dest)
+        # to stdout, the blocks before it were plaintext already: said to be incomplete
+        bad = self.write("bad.html", page[:first] + b"</script>\r\n</div>" + page[first + len(SEP) - 2:])
+        out, err = self.assertRefused(decrypt("--passphrase-file", self.passfile, bad), DAMAGED)
+        self.assertIn("mailseal decrypt: " + INCOMPLETE + "\n", err)
 
     def peak_rss_kib(self, args):
         """Run mailseal decrypt (stdout to /dev/null) under RSS_PROBE; its peak RSS in KiB."""
