@@ -4,6 +4,12 @@
  * (mime.js) and shows it.  Runs only in a browser page (it does nothing
  * where there is no document, e.g. under Node).
  *
+ * The envelope's base64 is split over several script elements of type
+ * application/x-mailseal-envelope (blocks of at most 10,000 lines, as
+ * docs/ENVELOPE.md says: WebKit loads one multi-megabyte script element
+ * very slowly); the page holds no others, so their texts in document order,
+ * joined once, are the envelope's base64.
+ *
  * With two or more personal passphrase slots the page says by the address
  * field (#email-note) that the reader's address finds their key at once
  * (without it every slot costs one PBKDF2 derivation).
@@ -290,11 +296,24 @@
 
   var envelopeBytes = null, personalSlots = 0;
 
+  /* envelopeText - the base64 text of the envelope: the texts of its blocks in
+   * document order, joined once; with atLeast, only the first blocks that give
+   * that many characters */
+  function envelopeText(atLeast) {
+    var blocks = document.querySelectorAll('script[type="application/x-mailseal-envelope"]');
+    var parts = [], n = 0;
+    for (var i = 0; i < blocks.length && !(atLeast && n >= atLeast); i++) {
+      parts.push(blocks[i].textContent);
+      n += parts[i].length;
+    }
+    return parts.join('');
+  }
+
   /* countPersonal - the number of personal passphrase slots (kind 1), read
    * from the start of the embedded envelope; 0 when it cannot be read */
   function countPersonal() {
     try {
-      var s = $('mailseal-envelope').textContent.slice(0, 262144).replace(/[\t\n\f\r ]+/g, '');
+      var s = envelopeText(262144).slice(0, 262144).replace(/[\t\n\f\r ]+/g, '');
       var h = Env.parseHeader(Env.decodeEmbedded(s.slice(0, s.length - s.length % 4)));
       return h.slots.filter(function (x) { return x.kind === 1; }).length;
     } catch (e) {
@@ -332,7 +351,7 @@
       : 'Checking the passphrase\u2026');
     try {
       if (envelopeBytes === null)
-        envelopeBytes = Env.decodeEmbedded($('mailseal-envelope').textContent);
+        envelopeBytes = Env.decodeEmbedded(envelopeText());
       var last = 0;
       plaintext = await Env.open(envelopeBytes, pass, email, {
         onProgress: function (done, total) {
