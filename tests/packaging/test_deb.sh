@@ -91,9 +91,12 @@ expected_files="-rw-r--r-- ./etc/mailseal/mailseal.yaml
 -rw-r--r-- ./usr/share/doc/mailseal/README.md
 -rw-r--r-- ./usr/share/doc/mailseal/changelog.Debian.gz
 -rw-r--r-- ./usr/share/doc/mailseal/copyright
+-rw-r--r-- ./usr/share/doc/mailseal/examples/dkim-after-mailseal.md
 -rw-r--r-- ./usr/share/doc/mailseal/examples/mailseal.mc
 -rw-r--r-- ./usr/share/doc/mailseal/examples/mailseal.yaml.example
+-rw-r--r-- ./usr/share/doc/mailseal/examples/main.cf.dkim.snippet
 -rw-r--r-- ./usr/share/doc/mailseal/examples/main.cf.snippet
+-rw-r--r-- ./usr/share/doc/mailseal/examples/opendkim.conf.snippet
 -rw-r--r-- ./usr/share/lintian/overrides/mailseal
 -rw-r--r-- ./usr/share/man/man1/mailseal.1.gz
 -rw-r--r-- ./usr/share/man/man8/mailseal-milter.8.gz"
@@ -143,6 +146,9 @@ packaging/etc/rules.d/10-examples.yaml etc/mailseal/rules.d/10-examples.yaml
 packaging/systemd/mailseal-milter.service lib/systemd/system/mailseal-milter.service
 README.md usr/share/doc/mailseal/README.md
 packaging/postfix/main.cf.snippet usr/share/doc/mailseal/examples/main.cf.snippet
+packaging/postfix/main.cf.dkim.snippet usr/share/doc/mailseal/examples/main.cf.dkim.snippet
+packaging/postfix/opendkim.conf.snippet usr/share/doc/mailseal/examples/opendkim.conf.snippet
+packaging/postfix/dkim-after-mailseal.md usr/share/doc/mailseal/examples/dkim-after-mailseal.md
 packaging/sendmail/mailseal.mc usr/share/doc/mailseal/examples/mailseal.mc
 config/mailseal.yaml.example usr/share/doc/mailseal/examples/mailseal.yaml.example
 EOF
