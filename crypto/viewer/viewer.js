@@ -28,6 +28,7 @@
   if (typeof document === 'undefined' || typeof window === 'undefined')
     return;
   var Mime = root.MailsealMime, Env = root.MailsealEnvelope;
+  var TEXT_CLIP = 1000000;        /* characters of a text body shown at first */
   var FRAME_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; font-src data:";
   var FRAME_STYLE = 'html{color-scheme:light}body{margin:0;padding:12px;font:15px/1.5 system-ui,-apple-system,'
     + '"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#fff;overflow-wrap:anywhere}'
@@ -205,6 +206,29 @@
     return dl;
   }
 
+  /* showText - a text body; one longer than TEXT_CLIP characters is shown
+   * up to there, with a button that shows the rest (laying out megabytes of
+   * text takes the browser longer than opening the whole envelope) */
+  function showText(target, text) {
+    var cut = TEXT_CLIP;
+    target.hidden = false;
+    if (text.length <= TEXT_CLIP) {
+      target.textContent = text;
+      return;
+    }
+    if (/[\ud800-\udbff]/.test(text.charAt(cut - 1)))
+      cut--;                          /* not between the halves of a surrogate pair */
+    target.textContent = text.slice(0, cut);
+    var more = el('button', 'show-all', 'Show the whole text (' + (text.length - cut).toLocaleString('en')
+                  + ' more characters)');
+    more.type = 'button';
+    more.addEventListener('click', function () {
+      target.textContent = text;
+      more.remove();
+    });
+    target.parentNode.insertBefore(more, target.nextSibling);
+  }
+
   /* showBodies - the bodies of a message; the first text or HTML into the
    * page's fixed elements when fixed is true, the rest after them */
   function showBodies(m, container, fixed) {
@@ -234,8 +258,7 @@
       if (b.kind === 'html') {
         showHtml(target, b);
       } else {
-        target.textContent = b.text;
-        target.hidden = false;
+        showText(target, b.text);
       }
     });
   }

@@ -150,7 +150,14 @@ async function runCase(browser, c, outdir) {
     } else {
       await shot('locked');
     }
+    let expanded = null;
+    if (c.expand && scripts) {      // "Show the whole text" of every clipped text body
+      const more = page.locator('button.show-all');
+      for (expanded = 0; await more.count() > 0; expanded++)
+        await more.first().click();
+    }
     const res = await page.evaluate(readFields);
+    res.expanded = expanded;
     res.ms_to_result = ms;
     res.a11y = a11y;
     res.no_webcrypto_applied = Boolean(c.no_webcrypto);

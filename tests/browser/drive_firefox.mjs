@@ -360,6 +360,15 @@ async function runCase(c) {
       if (a11y)
         a11y.open = await audit(page);
     }
+    res.expanded = null;
+    if (c.expand && scripts) {      // "Show the whole text" of every clipped text body
+      for (res.expanded = 0; res.expanded < 100; res.expanded++) {
+        const more = await page.$('button.show-all');
+        if (more === null)
+          break;
+        await more.click();
+      }
+    }
     const seen = await page.evaluate(readPage);
     Object.assign(res, seen);
     delete res.attachment_names;

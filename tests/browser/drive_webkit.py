@@ -395,6 +395,15 @@ def run_case(c):
                 shoot(d, 'open', screenshots['open'], res['viewport'], res, shots)
             if a11y is not None:
                 a11y['open'] = audit(d)
+        res['expanded'] = None
+        if c.get('expand') and scripts:   # "Show the whole text" of every clipped text body
+            res['expanded'] = 0
+            while res['expanded'] < 100:
+                more = d.find_elements(By.CSS_SELECTOR, 'button.show-all')
+                if not more:
+                    break
+                more[0].click()
+                res['expanded'] += 1
         seen = d.execute_script(READ_PAGE)
         names = seen.pop('attachment_names')
         res.update(seen)

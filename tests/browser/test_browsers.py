@@ -338,8 +338,9 @@ def i18n_message():
 def big_message():
     """big_message - about 20 MB: a text body and a 14 MB binary attachment."""
     blob = os.urandom(14 * 1024 * 1024)
+    # 1.3 MB of text: more than the viewer shows before "Show the whole text"
     text = "".join("Line %05d of the big message, long enough to be text.\n" % i
-                   for i in range(12000))
+                   for i in range(24000))
     mid = msgid("big")
     data = crlf(
         "From: Alice <alice@example.com>\n"
@@ -592,7 +593,8 @@ class Fixtures:
                  screenshots={"locked": "rich-locked.png", "open": "rich-open.png"}),
             case("i18n", p["i18n"], PASS_BOB, email=BOB, screenshots={"open": "i18n-open.png"}),
             case("wrong", p["rich"], WRONG, download=True, screenshots={"open": "wrong-error.png"}),
-            case("big", p["big"], PASS_BOB, email=BOB, download=True, timeout_ms=180000),
+            case("big", p["big"], PASS_BOB, email=BOB, download=True, expand=True,
+                 timeout_ms=180000),
             case("slots50", p["slots50"], PASS_CAROL, email=CAROL, timeout_ms=120000),
             case("random", p["random"], self.random_passphrase, download=True),
             case("noscript", p["rich"], None, scripts=False,
@@ -887,6 +889,8 @@ class Browsers(unittest.TestCase):
         orig = self.fixtures.originals["big"]
         self.opened(ck, orig, case)
         ck.eq("to", orig.header("To"), ck.res.get("to"))
+        # the text was clipped (one "Show the whole text" button), then shown whole
+        ck.eq("expanded", 1, ck.res.get("expanded"))
         ck.eq("body_text", norm(orig.text), norm(ck.res.get("body_text")))
         ck.attachments(orig.attachments, check_files=True)
         ck.eml(self.fixtures.eml["big"])
