@@ -14,6 +14,9 @@
  * field (#email-note) that the reader's address finds their key at once
  * (without it every slot costs one PBKDF2 derivation).
  *
+ * A text body longer than TEXT_CLIP characters is shown up to there, with
+ * a button.show-all that shows the rest.
+ *
  * States (document.body.dataset.state): locked, decrypting, open, error.
  * Stable ids for tests: #passphrase #email #open #status #error #subject
  * #from #to #cc #date #body-text #body-frame #attachments (links carry
