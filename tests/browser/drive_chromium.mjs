@@ -18,48 +18,8 @@ const CHROMIUM = process.env.MAILSEAL_CHROMIUM || '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
                '--disable-component-update', '--disable-sync'];
 
-// readFields - what the page shows, read inside the page (the same for every engine)
-function readFields() {
-  const $ = (id) => document.getElementById(id);
-  const shown = (e) => e !== null && !e.hidden && e.getClientRects().length > 0;
-  const text = (id) => ($(id) ? $(id).textContent : null);
-  const err = $('error');
-  const bodyText = $('body-text');
-  const frames = Array.from(document.querySelectorAll('#body iframe, #parts iframe'))
-    .filter((f) => !f.hidden)
-    .map((f) => {
-      let d = null;
-      try { d = f.contentDocument; } catch (e) { d = null; }
-      const meta = d ? d.querySelector('meta[http-equiv="Content-Security-Policy" i]') : null;
-      return {
-        sandbox: f.getAttribute('sandbox'),
-        csp: meta ? meta.getAttribute('content') : null,
-        text: d && d.body ? d.body.innerText : null,
-        images: d ? Array.from(d.images).map((i) => ({
-          id: i.id || null,
-          src_scheme: i.getAttribute('src') ? i.getAttribute('src').split(':')[0].toLowerCase() : null,
-          complete: i.complete,
-          natural_width: i.naturalWidth,
-        })) : [],
-        scripts_ran: d ? Boolean((d.body && d.body.dataset.pwned !== undefined)
-                                 || d.documentElement.dataset.pwned !== undefined) : null,
-      };
-    });
-  return {
-    state: document.body.dataset.state === undefined ? null : document.body.dataset.state,
-    secure_context: window.isSecureContext,
-    subtle: Boolean(window.crypto && window.crypto.subtle),
-    error: shown(err) ? err.textContent : '',
-    status: text('status'),
-    visible_text: document.body.innerText,
-    subject: text('subject'), from: text('from'), to: text('to'), cc: text('cc'), date: text('date'),
-    body_text: shown(bodyText) ? bodyText.innerText : null,
-    frames,
-    parts_text: $('parts') ? $('parts').innerText : null,
-    attachment_names: Array.from(document.querySelectorAll('#attachments a')).map((a) => a.dataset.name),
-    page_pwned: document.body.dataset.pwned !== undefined,
-  };
-}
+// READ_PAGE - what the page shows, read inside the page (read_page.js, shared by every driver)
+const READ_PAGE = `(function () {\n${fs.readFileSync(new URL('./read_page.js', import.meta.url), 'utf8')}\n})()`;
 
 // framesSettled - every shown frame has loaded, with its images
 function framesSettled() {
@@ -156,7 +116,7 @@ async function runCase(browser, c, outdir) {
       for (expanded = 0; await more.count() > 0; expanded++)
         await more.first().click();
     }
-    const res = await page.evaluate(readFields);
+    const res = await page.evaluate(READ_PAGE);
     res.expanded = expanded;
     res.ms_to_result = ms;
     res.a11y = a11y;

@@ -169,48 +169,9 @@ async function takeDownload(click, dest, ms) {
   throw new Error(`no download finished within ${ms} ms (spool: ${spoolFiles().join(', ') || 'empty'})`);
 }
 
-/* readPage - the fields of DRIVERS.md that the page shows (runs in the page;
- * the same reading as drive_chromium.mjs) */
-function readPage() {
-  const $ = (id) => document.getElementById(id);
-  const shown = (e) => e !== null && !e.hidden && e.getClientRects().length > 0;
-  const text = (id) => ($(id) ? $(id).textContent : null);
-  const frames = Array.from(document.querySelectorAll('#body iframe, #parts iframe'))
-    .filter((f) => !f.hidden)
-    .map((f) => {
-      let d = null;
-      try { d = f.contentDocument; } catch (e) { d = null; }
-      const meta = d ? d.querySelector('meta[http-equiv="Content-Security-Policy" i]') : null;
-      return {
-        sandbox: f.getAttribute('sandbox'),
-        csp: meta ? meta.getAttribute('content') : null,
-        text: d && d.body ? d.body.innerText : null,
-        images: d ? Array.from(d.images).map((i) => {
-          const src = i.getAttribute('src');
-          const m = src ? /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(src) : null;
-          return { id: i.id || null, src_scheme: src ? (m ? m[1].toLowerCase() : '') : null,
-                   complete: i.complete, natural_width: i.naturalWidth };
-        }) : [],
-        scripts_ran: d ? Boolean((d.body && d.body.dataset.pwned !== undefined)
-                                 || d.documentElement.dataset.pwned !== undefined) : null,
-      };
-    });
-  const bt = $('body-text');
-  return {
-    state: document.body.dataset.state === undefined ? null : document.body.dataset.state,
-    secure_context: window.isSecureContext,
-    subtle: !!(window.crypto && window.crypto.subtle),
-    error: shown($('error')) ? $('error').textContent : '',
-    status: text('status'),
-    visible_text: document.body.innerText,
-    subject: text('subject'), from: text('from'), to: text('to'), cc: text('cc'), date: text('date'),
-    body_text: shown(bt) ? bt.innerText : null,
-    frames,
-    parts_text: $('parts') ? $('parts').innerText : null,
-    attachment_names: Array.from(document.querySelectorAll('#attachments a')).map((a) => a.dataset.name),
-    page_pwned: document.body.dataset.pwned !== undefined,
-  };
-}
+/* READ_PAGE - the fields of DRIVERS.md that the page shows, read inside the
+ * page (read_page.js, shared by every driver) */
+const READ_PAGE = `(function () {\n${fs.readFileSync(new URL('./read_page.js', import.meta.url), 'utf8')}\n})()`;
 
 /* axeSource - axe-core's script from node_modules, null when it is not installed */
 function axeSource() {
@@ -369,7 +330,7 @@ async function runCase(c) {
         await more.click();
       }
     }
-    const seen = await page.evaluate(readPage);
+    const seen = await page.evaluate(READ_PAGE);
     Object.assign(res, seen);
     delete res.attachment_names;
     res.a11y = a11y && a11y.locked !== null ? a11y : null;

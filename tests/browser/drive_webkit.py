@@ -202,26 +202,10 @@ def take_download(click, dest, timeout_s):
     raise RuntimeError('no download finished within %d s (spool: %s)' % (timeout_s, ', '.join(os.listdir(SPOOL)) or 'empty'))
 
 
-READ_PAGE = r'''
-var $ = function (id) { return document.getElementById(id); };
-var shown = function (e) { return e !== null && !e.hidden && e.getClientRects().length > 0; };
-var text = function (id) { return $(id) ? $(id).textContent : null; };
-var bt = $('body-text');
-return {
-  state: document.body.dataset.state === undefined ? null : document.body.dataset.state,
-  secure_context: window.isSecureContext,
-  subtle: !!(window.crypto && window.crypto.subtle),
-  error: shown($('error')) ? $('error').textContent : '',
-  status: text('status'),
-  visible_text: document.body.innerText,
-  subject: text('subject'), from: text('from'), to: text('to'), cc: text('cc'), date: text('date'),
-  body_text: shown(bt) ? bt.innerText : null,
-  parts_text: $('parts') ? $('parts').innerText : null,
-  attachment_names: Array.prototype.map.call(document.querySelectorAll('#attachments a'),
-                                             function (a) { return a.dataset.name; }),
-  page_pwned: document.body.dataset.pwned !== undefined
-};
-'''
+# what the page shows, read inside the page (read_page.js, shared by every
+# driver; its frames are read again from inside each frame by read_frames())
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'read_page.js')) as _f:
+    READ_PAGE = _f.read()
 
 READ_FRAME = r'''
 var d = document;
