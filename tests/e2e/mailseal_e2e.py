@@ -76,6 +76,15 @@ def unix_accepts(path, timeout=0.5):
         return False
 
 
+def read_text(path):
+    """read_text - a log file's text so far (UTF-8, bad bytes replaced), "" when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def wait_until(predicate, timeout, interval=0.05):
     """wait_until - poll predicate until it returns a true value (returned)
     or timeout seconds pass (returns the last, false, value)."""
@@ -690,11 +699,7 @@ class Postfix:
 
     def maillog(self):
         """maillog - the instance's log text so far."""
-        try:
-            with open(self.maillog_file, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.maillog_file)
 
 
 def pid_alive(pid):
@@ -961,11 +966,7 @@ class Milter:
 
     def log(self):
         """log - everything the daemon wrote to stderr/stdout so far."""
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def sanitizer_reports(self):
         """sanitizer_reports - the ASan/UBSan/LSan lines in the log."""

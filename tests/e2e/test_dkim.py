@@ -36,7 +36,7 @@ import signal
 import subprocess
 import unittest
 
-from mailseal_e2e import (E2ETestCase, LOCALHOST, crlf, free_port, port_accepts,
+from mailseal_e2e import (E2ETestCase, LOCALHOST, crlf, free_port, port_accepts, read_text,
                           split_message, wait_until, which)
 
 try:
@@ -200,11 +200,7 @@ class OpenDKIM:
 
     def log(self):
         """log - what opendkim wrote to stdout/stderr (it logs nothing else here)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
 
 @unittest.skipUnless(CLI, "MAILSEAL_CLI not set")
