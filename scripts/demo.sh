@@ -2,16 +2,21 @@
 # demo.sh - run the gateway on this machine: a private Postfix on
 # 127.0.0.1:2525 filtering through mailseal-milter (unix socket) and
 # relaying everything to an SMTP sink that writes each message to
-# demo/sink/NNN.eml.  Stays in the foreground until Ctrl-C or SIGTERM, then
-# stops everything it started, by PID.  Needs root (Postfix).
+# demo/sink/NNN.eml.  External mail tagged [encrypt] leaves encrypted:
+# partner.test's recipients open it with the demo passphrase (stored with
+# `mailseal secret set`), others with a random passphrase that the sender
+# is sent.  Stays in the foreground until Ctrl-C or SIGTERM, then stops
+# everything it started, by PID.  Needs root (Postfix).
 #
 # usage: scripts/demo.sh [--check] [--no-build] [--milter PATH] [--dir DIR]
 #                        [--port PORT]
-#   --check     start, send one message with swaks, verify that it reached
-#               the sink modified (and that a [block] message is refused),
-#               stop; exit 0 when all is well, 1 otherwise
+#   --check     start, send messages with swaks, verify that they reached
+#               the sink modified and encrypted (mailseal decrypt gives the
+#               original back) and that a [block] message is refused, stop;
+#               exit 0 when all is well, 1 otherwise
 #   --no-build  do not run install-deps.sh or build; use --milter or
-#               build/milter/mailseal-milter as it is
+#               build/milter/mailseal-milter (and the mailseal tool beside
+#               it, ../cli/mailseal) as they are
 #   --milter    the daemon binary (default build/milter/mailseal-milter)
 #   --dir       working directory (default demo/ in the repository, or
 #               /tmp/mailseal-demo when users postfix and mailseal cannot
@@ -51,12 +56,15 @@ if [ "$build" = 1 ]; then
   else
     cmake -S "$root" -B build -DMAILSEAL_WERROR=ON >/dev/null
   fi
-  say "building mailseal-milter in build/"
-  cmake --build build -j"$(nproc)" --target mailseal-milter >/dev/null
+  say "building mailseal-milter and mailseal in build/"
+  cmake --build build -j"$(nproc)" --target mailseal-milter mailseal >/dev/null
 fi
 milter=${milter:-$root/build/milter/mailseal-milter}
 [ -x "$milter" ] || die "no daemon at $milter (build it, or pass --milter PATH)"
 milter=$(cd "$(dirname "$milter")" && pwd)/$(basename "$milter")
+tool=$(dirname "$(dirname "$milter")")/cli/mailseal
+[ -x "$tool" ] || die "no mailseal tool at $tool (build the target mailseal)"
+demo_pass="open sesame, partner"
 if [ -z "$port" ]; then
   if [ "$check" = 1 ]; then
     port=$("$py" -c 'import sys; sys.path.insert(0, sys.argv[1]); import mailseal_e2e as e; print(e.free_port())' "$e2e")
@@ -146,6 +154,11 @@ spool:
   directory: "$dir/spool"
 loop:
   secret_file: "$dir/loop.key"
+envelope:
+  secrets_file: "$dir/secrets"
+notify:
+  relay: "127.0.0.1:$port"
+  from: "mailseal@example.com"
 EOF
 cat >"$dir/rules.yaml" <<'EOF'
 # mailseal demo rules (written by scripts/demo.sh)
@@ -167,6 +180,16 @@ rules:
     then:
       quarantine: "held for review by the mailseal demo"
 
+  - name: encrypt-external
+    description: "Encrypt mail to outside recipients whose subject says [encrypt]"
+    priority: 25
+    if:
+      subject_contains: "[encrypt]"
+      recipient_scope: external
+    then:
+      remove_subject_tag: "[encrypt]"
+      encrypt: {}
+
   - name: secure-external
     description: "Mark confidential mail that leaves the organization"
     priority: 30
@@ -178,6 +201,17 @@ rules:
       add_header: {name: X-Mailseal-Class, value: confidential}
 EOF
 chmod 0644 "$dir/mailseal.yaml" "$dir/rules.yaml"
+# The recipient passphrase of every partner.test address; the daemon's
+# group may read the store, nobody else.
+printf '%s\n' "$demo_pass" >"$dir/passphrase.txt"
+chmod 0600 "$dir/passphrase.txt"
+rm -f "$dir/secrets"
+"$tool" secret set -f "$dir/secrets" --passphrase-file "$dir/passphrase.txt" @partner.test >/dev/null ||
+  die "could not store the demo passphrase"
+if [ -n "$run_user" ]; then
+  chown "root:$run_user" "$dir/secrets"
+  chmod 0640 "$dir/secrets"
+fi
 
 sink_pid="" milter_pid=""
 # stop_all - stop what we started: Postfix, then the daemon, then the sink
@@ -239,6 +273,23 @@ if [ "$check" = 1 ]; then
   grep -q '^X-Mailseal-Class: confidential' "$dir/sink/001.eml" ||
     { say "check: FAIL: no X-Mailseal-Class header"; ok=0; }
 
+  say "check: sending an [encrypt] message to an external recipient"
+  out=$(swaks --server "127.0.0.1:$port" --from alice@example.com --to bob@partner.test \
+              --header 'Subject: [encrypt] payroll' --body 'demo body: salaries 4711' 2>&1) ||
+    { echo "$out" >&2; die "check: swaks failed"; }
+  for _ in $(seq 1 150); do [ -e "$dir/sink/002.eml" ] && break; sleep 0.2; done
+  if ! [ -e "$dir/sink/002.eml" ]; then
+    say "check: FAIL: the encrypted message did not reach the sink"; ok=0
+  else
+    grep -q 'filename="message.html"' "$dir/sink/002.eml" ||
+      { say "check: FAIL: no message.html in what left"; ok=0; }
+    ! grep -q 'salaries 4711' "$dir/sink/002.eml" ||
+      { say "check: FAIL: the body left in clear"; ok=0; }
+    "$tool" decrypt --passphrase-file "$dir/passphrase.txt" "$dir/sink/002.eml" 2>&1 |
+      grep -q 'demo body: salaries 4711' ||
+      { say "check: FAIL: mailseal decrypt did not give the message back"; ok=0; }
+  fi
+
   say "check: sending a [block] message"
   out=$(swaks --server "127.0.0.1:$port" --from alice@example.com --to bob@partner.test \
               --header 'Subject: [block] me' --body 'hello' 2>&1) || true
@@ -246,7 +297,7 @@ if [ "$check" = 1 ]; then
     { echo "$out" >&2; say "check: FAIL: [block] message not refused with 550 5.7.1"; ok=0; }
 
   if [ "$ok" = 1 ]; then
-    say "check: OK (the sink got the message marked [Secure] and X-Mailseal-Class: confidential)"
+    say "check: OK (the sink got the message marked [Secure] and X-Mailseal-Class: confidential, and the [encrypt] one encrypted; it decrypts)"
     if [ -n "$tmp_dir" ]; then
       stop_all
       rm -rf "$tmp_dir"
@@ -270,6 +321,14 @@ cat <<EOF
   Rules           $dir/rules.yaml  (edit, then: kill -USR1 $milter_pid)
 
   Try:
+    swaks --server 127.0.0.1:$port --from alice@example.com --to bob@partner.test --header 'Subject: [encrypt] payroll' --body 'secret'
+        leaves encrypted.  Take the viewer out of what the sink got and open it in a
+        browser with the passphrase "$demo_pass" (every partner.test address has it):
+        $py -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); open(sys.argv[2],"wb").write(next(p for p in m.walk() if p.get_filename()=="message.html").get_payload(decode=True))' $dir/sink/NNN.eml /tmp/message.html
+        or read it here: $tool decrypt --passphrase-file $dir/passphrase.txt $dir/sink/NNN.eml
+    swaks --server 127.0.0.1:$port --from alice@example.com --to carol@elsewhere.test --header 'Subject: [encrypt] payroll' --body 'secret'
+        no stored passphrase for carol: the sink also gets alice's notification with a
+        one-time passphrase that opens it
     $swaks_cmd
     swaks --server 127.0.0.1:$port --from alice@example.com --to bob@example.com --header 'Subject: [secure] internal' --body 'hello'
     swaks --server 127.0.0.1:$port --from alice@example.com --to bob@partner.test --header 'Subject: [block] me' --body 'hello'
