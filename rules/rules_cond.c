@@ -250,6 +250,7 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     { "recipient_scope", cond_scope_parse, cond_scope_eval, NULL, cond_scope_explain },
 #define COND(name, p, fr) { name, p##_parse, p##_eval, fr, p##_explain }
 #define COND_RE(name, p) { name, cond_patterns_parse, p##_eval, cond_free_re, p##_explain }
+#define COND_BODY(name, parse) { name, parse, cond_body_eval, cond_body_free, cond_body_explain }
     COND("sender_is", cond_sender_is, cond_free_list),
     COND("sender_domain_is", cond_sender_domain, cond_free_list),
     COND_RE("sender_matches", cond_sender_matches),
@@ -266,12 +267,12 @@ const struct rules_cond_kind rules_cond_kinds[] = {
     COND("header_contains", cond_hdr_contains, cond_hdr_free),
     COND("header_matches", cond_hdr_matches, cond_hdr_free),
     COND_RE("subject_matches", cond_subj_matches),
-    COND("body_contains", cond_body, cond_body_free),
-    COND("subject_or_body_contains", cond_subj_body, cond_body_free),
-    COND("attachment_contains", cond_att_text, cond_body_free),
-    COND("body_matches", cond_body_re, cond_body_free),
-    COND("subject_or_body_matches", cond_subj_body_re, cond_body_free),
-    COND("attachment_matches", cond_att_re, cond_body_free),
+    COND_BODY("body_contains", cond_body_parse),
+    COND_BODY("subject_or_body_contains", cond_subj_body_parse),
+    COND_BODY("attachment_contains", cond_att_text_parse),
+    COND_BODY("body_matches", cond_body_re_parse),
+    COND_BODY("subject_or_body_matches", cond_subj_body_re_parse),
+    COND_BODY("attachment_matches", cond_att_re_parse),
     COND("already_encrypted", cond_enc, NULL),
     COND("sensitive_info", cond_sens, cond_sens_free),
 #undef COND

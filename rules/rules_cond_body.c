@@ -108,9 +108,10 @@ static int subject_find(const struct body_cond *b, struct rules_ctx *ctx,
     return rules_ctx_subject_find(ctx, b->sslot, at, mlen);
 }
 
-/* body_eval - did the scan find a phrase or pattern? */
-static enum rules_tri body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                unsigned *inc)
+/* cond_body_eval - did the scan find a phrase or pattern?  (every body
+ * condition: see the table in rules_cond.c) */
+enum rules_tri cond_body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
+                              unsigned *inc)
 {
     const struct body_cond *b = c->data;
     unsigned bits = BODY_CUT;
@@ -142,8 +143,9 @@ static enum rules_tri body_eval(const struct rule_cond *c, struct rules_ctx *ctx
     return rules_ctx_unknown(ctx, bits, inc);
 }
 
-/* body_explain - the excerpt recorded during the scan (or the subject's) */
-static int body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
+/* cond_body_explain - the excerpt recorded during the scan (or the
+ * subject's), for every body condition */
+int cond_body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
 {
     const struct body_cond *b = c->data;
     const char *ex = NULL;
@@ -170,35 +172,10 @@ int cond_body_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d
     return body_parse("body_contains", BODY_TEXT, c, arg, d);
 }
 
-/* cond_body_eval - body_contains */
-enum rules_tri cond_body_eval(const struct rule_cond *c, struct rules_ctx *ctx, unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_body_explain - body_contains */
-int cond_body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
-{
-    return body_explain(c, ctx, out);
-}
-
 /* cond_subj_body_parse - subject_or_body_contains */
 int cond_subj_body_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
 {
     return body_parse("subject_or_body_contains", BODY_SUBJECT_OR_TEXT, c, arg, d);
-}
-
-/* cond_subj_body_eval - subject_or_body_contains */
-enum rules_tri cond_subj_body_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                   unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_subj_body_explain - subject_or_body_contains */
-int cond_subj_body_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
-{
-    return body_explain(c, ctx, out);
 }
 
 /* cond_att_text_parse - attachment_contains */
@@ -207,36 +184,10 @@ int cond_att_text_parse(struct rule_cond *c, const struct ynode *arg, struct dia
     return body_parse("attachment_contains", BODY_ATTACHMENT, c, arg, d);
 }
 
-/* cond_att_text_eval - attachment_contains */
-enum rules_tri cond_att_text_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                  unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_att_text_explain - attachment_contains */
-int cond_att_text_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
-{
-    return body_explain(c, ctx, out);
-}
-
 /* cond_body_re_parse - body_matches */
 int cond_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
 {
     return body_re_parse("body_matches", BODY_TEXT, c, arg, d);
-}
-
-/* cond_body_re_eval - body_matches */
-enum rules_tri cond_body_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                 unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_body_re_explain - body_matches */
-int cond_body_re_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
-{
-    return body_explain(c, ctx, out);
 }
 
 /* cond_subj_body_re_parse - subject_or_body_matches */
@@ -245,35 +196,9 @@ int cond_subj_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct
     return body_re_parse("subject_or_body_matches", BODY_SUBJECT_OR_TEXT, c, arg, d);
 }
 
-/* cond_subj_body_re_eval - subject_or_body_matches */
-enum rules_tri cond_subj_body_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                      unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_subj_body_re_explain - subject_or_body_matches */
-int cond_subj_body_re_explain(const struct rule_cond *c, struct rules_ctx *ctx,
-                              struct buf *out)
-{
-    return body_explain(c, ctx, out);
-}
-
 /* cond_att_re_parse - attachment_matches */
 int cond_att_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
 {
     return body_re_parse("attachment_matches", BODY_ATTACHMENT, c, arg, d);
 }
 
-/* cond_att_re_eval - attachment_matches */
-enum rules_tri cond_att_re_eval(const struct rule_cond *c, struct rules_ctx *ctx,
-                                unsigned *inc)
-{
-    return body_eval(c, ctx, inc);
-}
-
-/* cond_att_re_explain - attachment_matches */
-int cond_att_re_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct buf *out)
-{
-    return body_explain(c, ctx, out);
-}

@@ -158,12 +158,12 @@ RULES_COND_DECL(cond_hdr_matches);
 RULES_COND_DECL(cond_subj_matches);
 void cond_hdr_free(struct rule_cond *c);
 /* rules_cond_body.c */
-RULES_COND_DECL(cond_body);
-RULES_COND_DECL(cond_subj_body);
-RULES_COND_DECL(cond_att_text);
-RULES_COND_DECL(cond_body_re);
-RULES_COND_DECL(cond_subj_body_re);
-RULES_COND_DECL(cond_att_re);
+RULES_COND_DECL(cond_body);          /* its eval and explain serve every body condition */
+int cond_subj_body_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+int cond_att_text_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+int cond_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+int cond_subj_body_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
+int cond_att_re_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d);
 void cond_body_free(struct rule_cond *c);
 /* rules_cond_enc.c */
 RULES_COND_DECL(cond_enc);
