@@ -210,6 +210,24 @@ static int store_precheck(const char *store)
     return s == NULL ? -1 : 0;
 }
 
+/* name_arg - the one NAME operand after the options, normalised into name;
+ * CLI_OK, or the exit status after saying why */
+static int name_arg(const char *verb, int argc, char **argv, char name[SECRETS_MAX_NAME + 1])
+{
+    const char *why = NULL;
+
+    if (argc - optind != 1) {
+        fprintf(stderr, "mailseal secret %s: %s\n", verb,
+                argc - optind == 0 ? "which name? (an address or @domain)" : "one name at a time");
+        return CLI_USAGE;
+    }
+    if (secrets_name_normalize(argv[optind], name, &why) < 0) {
+        fprintf(stderr, "mailseal secret %s: bad name '%s': %s\n", verb, argv[optind], why);
+        return CLI_INVALID;
+    }
+    return CLI_OK;
+}
+
 /* secret_set - the set subcommand */
 static int secret_set(int argc, char **argv)
 {
@@ -252,15 +270,8 @@ static int secret_set(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "mailseal secret set: %s\n",
-                argc - optind == 0 ? "which name? (an address or @domain)" : "one name at a time");
-        return CLI_USAGE;
-    }
-    if (secrets_name_normalize(argv[optind], name, &why) < 0) {
-        fprintf(stderr, "mailseal secret set: bad name '%s': %s\n", argv[optind], why);
-        return CLI_INVALID;
-    }
+    if ((c = name_arg("set", argc, argv, name)) != CLI_OK)
+        return c;
     if (store_precheck(store) < 0)
         return CLI_INVALID;
     if ((passfile ? cli_read_passphrase_file(passfile, pass, SECRET_PASS_MAX,
@@ -352,7 +363,7 @@ static int secret_remove(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *store = SECRETS_DEFAULT_PATH, *why = NULL;
+    const char *store = SECRETS_DEFAULT_PATH;
     char name[SECRETS_MAX_NAME + 1];
     struct diag d;
     int c, rc = CLI_INVALID;
@@ -371,15 +382,8 @@ static int secret_remove(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "mailseal secret remove: %s\n",
-                argc - optind == 0 ? "which name? (an address or @domain)" : "one name at a time");
-        return CLI_USAGE;
-    }
-    if (secrets_name_normalize(argv[optind], name, &why) < 0) {
-        fprintf(stderr, "mailseal secret remove: bad name '%s': %s\n", argv[optind], why);
-        return CLI_INVALID;
-    }
+    if ((c = name_arg("remove", argc, argv, name)) != CLI_OK)
+        return c;
     diag_init(&d);
     if (secrets_remove(store, name, &d) < 0) {
         cli_print_diag(&d);
