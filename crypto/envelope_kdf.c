@@ -91,22 +91,14 @@ static int env_nfc(const char *pass, size_t len, unsigned char **out, size_t *ou
     return 0;
 }
 
-/* env_pbkdf2 - PBKDF2-HMAC-SHA256, 32 bytes out */
-static int env_pbkdf2(const unsigned char *pw, size_t pw_len, const unsigned char *salt,
-                      uint32_t iterations, unsigned char out[ENV_KEY_LEN])
+/* kdf_derive - 32 bytes from the OpenSSL KDF alg with params p; on
+ * failure out is wiped, -1 EIO */
+static int kdf_derive(const char *alg, const OSSL_PARAM p[], unsigned char out[ENV_KEY_LEN])
 {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "PBKDF2", NULL);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, alg, NULL);
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    OSSL_PARAM p[5];
-    unsigned int iter = iterations;
-    int ok;
+    int ok = ctx != NULL && EVP_KDF_derive(ctx, out, ENV_KEY_LEN, p) == 1;
 
-    p[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)pw, pw_len);
-    p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, ENV_SALT_LEN);
-    p[2] = OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iter);
-    p[3] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-    p[4] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL && EVP_KDF_derive(ctx, out, ENV_KEY_LEN, p) == 1;
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
     if (!ok) {
@@ -115,6 +107,21 @@ static int env_pbkdf2(const unsigned char *pw, size_t pw_len, const unsigned cha
         return -1;
     }
     return 0;
+}
+
+/* env_pbkdf2 - PBKDF2-HMAC-SHA256, 32 bytes out */
+static int env_pbkdf2(const unsigned char *pw, size_t pw_len, const unsigned char *salt,
+                      uint32_t iterations, unsigned char out[ENV_KEY_LEN])
+{
+    OSSL_PARAM p[5];
+    unsigned int iter = iterations;
+
+    p[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)pw, pw_len);
+    p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, ENV_SALT_LEN);
+    p[2] = OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iter);
+    p[3] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    p[4] = OSSL_PARAM_construct_end();
+    return kdf_derive("PBKDF2", p, out);
 }
 
 /* env_passphrase_kek - kind 1 KEK: PBKDF2 of the NFC form of the passphrase */
@@ -163,25 +170,14 @@ int env_derive_passphrase_key(const char *pass, size_t len, uint32_t iterations,
 int env_hkdf(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt, size_t salt_len,
              const char *info, unsigned char out[ENV_KEY_LEN])
 {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     OSSL_PARAM p[5];
-    int ok;
 
     p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
     p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
     p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
     p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
     p[4] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL && EVP_KDF_derive(ctx, out, ENV_KEY_LEN, p) == 1;
-    EVP_KDF_CTX_free(ctx);
-    EVP_KDF_free(kdf);
-    if (!ok) {
-        OPENSSL_cleanse(out, ENV_KEY_LEN);
-        errno = EIO;
-        return -1;
-    }
-    return 0;
+    return kdf_derive("HKDF", p, out);
 }
 
 /* env_hint - first byte of HMAC-SHA256(key = NB, message = name) */
