@@ -50,6 +50,23 @@ static int kw_item(const char *what, struct kw_set *ks, const struct ynode *item
     return -1;
 }
 
+/* rules_bool_parse - a condition that takes true or false: c->arg 1 or 0 */
+int rules_bool_parse(const char *what, struct rule_cond *c, const struct ynode *arg,
+                     struct diag *d)
+{
+    int v;
+
+    if (ynode_bool(arg, &v) < 0) {
+        if (arg->type == YNODE_SCALAR)
+            ynode_error(d, arg, "%s: expected true or false, not '%s'", what, arg->value);
+        else
+            ynode_error(d, arg, "%s: expected true or false, not %s", what, ynode_kind(arg));
+        return -1;
+    }
+    c->arg = v != 0;
+    return 0;
+}
+
 /* rules_kw_parse - a phrase or a non-empty list of phrases */
 struct kw_set *rules_kw_parse(const char *what, const struct ynode *arg, struct diag *d)
 {

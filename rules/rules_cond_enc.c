@@ -101,19 +101,7 @@ static enum enc_kind enc_find(const struct rules_ctx *ctx)
 /* cond_enc_parse - already_encrypted: true or false */
 int cond_enc_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
 {
-    int v;
-
-    if (ynode_bool(arg, &v) < 0) {
-        if (arg->type == YNODE_SCALAR)
-            ynode_error(d, arg, "already_encrypted: expected true or false, not '%s'",
-                        arg->value);
-        else
-            ynode_error(d, arg, "already_encrypted: expected true or false, not %s",
-                        ynode_kind(arg));
-        return -1;
-    }
-    c->arg = v != 0;
-    return 0;
+    return rules_bool_parse("already_encrypted", c, arg, d);
 }
 
 /* cond_enc_eval - is the message encrypted (not, for false)? */

@@ -476,18 +476,7 @@ static int att_explain(const struct rule_cond *c, struct rules_ctx *ctx, enum at
 /* cond_has_att_parse - has_attachment: true or false */
 int cond_has_att_parse(struct rule_cond *c, const struct ynode *arg, struct diag *d)
 {
-    int v;
-
-    if (ynode_bool(arg, &v) < 0) {
-        if (arg->type == YNODE_SCALAR)
-            ynode_error(d, arg, "has_attachment: expected true or false, not '%s'", arg->value);
-        else
-            ynode_error(d, arg, "has_attachment: expected true or false, not %s",
-                        ynode_kind(arg));
-        return -1;
-    }
-    c->arg = v != 0;
-    return 0;
+    return rules_bool_parse("has_attachment", c, arg, d);
 }
 
 /* cond_has_att_eval - is there an attachment (none, for false)? */

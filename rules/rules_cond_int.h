@@ -102,6 +102,10 @@ int rules_scan_pgp_inline(const struct rules_scan *scan);
  * matchers (body and subject), NULL when scan is NULL (rules_scan.c) */
 struct kw_scratch;
 struct kw_scratch *rules_scan_scratch(struct rules_scan *scan);
+/* rules_bool_parse - true or false into c->arg (1 or 0); -1 after reporting
+ * at arg, naming the condition what */
+int rules_bool_parse(const char *what, struct rule_cond *c, const struct ynode *arg,
+                     struct diag *d);
 /* rules_kw_parse - a phrase or a non-empty list of phrases compiled into
  * a new set; NULL after reporting at the nodes (rules_cond.c) */
 struct kw_set;
