@@ -25,6 +25,7 @@
 
 #include "message/model.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -164,8 +165,7 @@ static char *run(struct ruleset *rs, const char *text, size_t every, const char 
     struct rules_scan *scan = rules_scan_new(rs);
     struct msg_model m;
     struct msg_envelope env;
-    struct rules_result res;
-    char out[64];
+    char *outcome;
 
     assert_non_null(scan);
     feed(rules_scan_sink(scan), text, every);
@@ -173,20 +173,9 @@ static char *run(struct ruleset *rs, const char *text, size_t every, const char 
     m.subject = subject;
     m.incomplete = incomplete;
     memset(&env, 0, sizeof(env));
-    assert_int_equal(rules_eval(rs, &m, &env, scan, RULES_INCOMPLETE_ENCRYPT, &res), 0);
-    *ex = NULL;
-    if (res.nmatched == 1) {
-        snprintf(out, sizeof(out), "T");
-        if (res.nevidence == 1 && res.evidence[0].excerpt)
-            *ex = strdup(res.evidence[0].excerpt);
-    } else if (res.quarantine) {
-        snprintf(out, sizeof(out), "U:%u", res.incomplete);
-    } else {
-        snprintf(out, sizeof(out), "F");
-    }
-    rules_result_free(&res);
+    outcome = test_rules_outcome(rs, &m, &env, scan, ex);
     rules_scan_free(scan);
-    return strdup(out);
+    return outcome;
 }
 
 /* test_cases - every case's outcome and excerpt */

@@ -282,9 +282,8 @@ static char *eval_one(struct ruleset *rs, char **excerpt)
 {
     struct msg_envelope env;
     struct msg_rcpt rc[2];
-    struct rules_result res;
+    char *outcome;
     struct rules_scan *scan = rules_scan_new(rs);
-    char out[64];
 
     assert_non_null(scan);
     memset(&env, 0, sizeof(env));
@@ -299,20 +298,9 @@ static char *eval_one(struct ruleset *rs, char **excerpt)
     rc[1].external = 0;
     env.rcpts = rc;
     env.nrcpts = 2;
-    assert_int_equal(rules_eval(rs, &model, &env, scan, RULES_INCOMPLETE_ENCRYPT, &res), 0);
-    *excerpt = NULL;
-    if (res.nmatched == 1) {
-        snprintf(out, sizeof(out), "T");
-        if (res.nevidence > 0 && res.evidence[0].excerpt != NULL)
-            *excerpt = strdup(res.evidence[0].excerpt);
-    } else if (res.quarantine) {
-        snprintf(out, sizeof(out), "U:%u", res.incomplete);
-    } else {
-        snprintf(out, sizeof(out), "F");
-    }
-    rules_result_free(&res);
+    outcome = test_rules_outcome(rs, &model, &env, scan, excerpt);
     rules_scan_free(scan);
-    return strdup(out);
+    return outcome;
 }
 
 /* run_eval - each case: load, evaluate with explanations, compare */

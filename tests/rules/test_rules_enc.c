@@ -25,6 +25,7 @@
 #include "message/model.h"
 #include "message/spool.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -61,10 +62,9 @@ static char *run(const char *want, const char *msg, size_t len, uint64_t max_siz
     struct msg_limits lim;
     struct msg_model *m;
     struct msg_envelope env;
-    struct rules_result res;
+    char *outcome;
     struct rules_scan *scan;
     struct spool *sp;
-    char out[64];
 
     msg_limits_default(&lim);
     if (max_size)
@@ -74,23 +74,12 @@ static char *run(const char *want, const char *msg, size_t len, uint64_t max_siz
     assert_non_null(scan = rules_scan_new(rs));
     assert_int_equal(msg_model_build(sp, &lim, rules_scan_sink(scan), &m), 0);
     memset(&env, 0, sizeof(env));
-    assert_int_equal(rules_eval(rs, m, &env, scan, RULES_INCOMPLETE_ENCRYPT, &res), 0);
-    *ex = NULL;
-    if (res.nmatched == 1) {
-        snprintf(out, sizeof(out), "T");
-        if (res.nevidence == 1 && res.evidence[0].excerpt)
-            *ex = strdup(res.evidence[0].excerpt);
-    } else if (res.quarantine) {
-        snprintf(out, sizeof(out), "U:%u", res.incomplete);
-    } else {
-        snprintf(out, sizeof(out), "F");
-    }
-    rules_result_free(&res);
+    outcome = test_rules_outcome(rs, m, &env, scan, ex);
     rules_scan_free(scan);
     msg_model_free(m);
     spool_free(sp);
     rules_free(rs);
-    return strdup(out);
+    return outcome;
 }
 
 struct enc_case {

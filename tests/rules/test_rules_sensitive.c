@@ -27,6 +27,7 @@
 #include "message/model.h"
 #include "message/spool.h"
 #include "rules/rules.h"
+#include "tests/support/rules_load.h"
 #include "tests/support/tmpdir.h"
 #include "util/buf.h"
 #include "util/diag.h"
@@ -271,11 +272,11 @@ static const struct eval_case eval_cases[] = {
  * scan's sink, evaluate with explanations; the outcome, and *ex */
 static char *eval_one(const struct eval_case *c, size_t i, char **ex)
 {
-    char name[64], path[512], out[64];
+    char name[64], path[512];
     struct buf msg = BUF_INIT(1 << 20);
     struct msg_limits lim;
     struct msg_envelope env;
-    struct rules_result res;
+    char *outcome;
     struct msg_model *m = NULL;
     struct rules_scan *scan;
     struct spool *sp;
@@ -300,24 +301,13 @@ static char *eval_one(const struct eval_case *c, size_t i, char **ex)
     assert_non_null(scan = rules_scan_new(rs));
     assert_int_equal(msg_model_build(sp, &lim, rules_scan_sink(scan), &m), 0);
     memset(&env, 0, sizeof(env));
-    assert_int_equal(rules_eval(rs, m, &env, scan, RULES_INCOMPLETE_ENCRYPT, &res), 0);
-    *ex = NULL;
-    if (res.nmatched == 1) {
-        snprintf(out, sizeof(out), "T");
-        if (res.nevidence == 1 && res.evidence[0].excerpt)
-            *ex = strdup(res.evidence[0].excerpt);
-    } else if (res.quarantine) {
-        snprintf(out, sizeof(out), "U:%u", res.incomplete);
-    } else {
-        snprintf(out, sizeof(out), "F");
-    }
-    rules_result_free(&res);
+    outcome = test_rules_outcome(rs, m, &env, scan, ex);
     rules_scan_free(scan);
     msg_model_free(m);
     spool_free(sp);
     buf_free(&msg);
     rules_free(rs);
-    return strdup(out);
+    return outcome;
 }
 
 /* digits_shown - the longest run of digits in s (ignoring separators
