@@ -36,20 +36,13 @@
 /* load - one rule with if: {already_encrypted: want} */
 static struct ruleset *load(const char *want)
 {
-    char path[512], text[256];
-    struct diag d;
+    char text[256];
     struct ruleset *rs;
 
     snprintf(text, sizeof(text),
              "rules:\n  - name: r\n    if: {already_encrypted: %s}\n    then: {quarantine: held}\n",
              want);
-    assert_int_equal(test_tmpdir_write("r.yaml", text, path, sizeof(path)), 0);
-    diag_init(&d);
-    rs = rules_load(path, &d);
-    if (rs == NULL)
-        diag_print(&d, stderr);
-    assert_non_null(rs);
-    diag_free(&d);
+    rs = test_rules_load(text);
     rules_set_explain(rs, 1);
     return rs;
 }
