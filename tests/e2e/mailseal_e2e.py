@@ -125,6 +125,19 @@ def make_message(subject="hello", sender="alice@example.com",
     return crlf("\n".join(lines) + "\n\n" + body)
 
 
+def make_multipart(subject, parts, to=("bob@partner.test",)):
+    """make_multipart - a multipart/mixed message (CRLF, bytes) like
+    make_message()'s, of parts: each (header lines, body text)."""
+    head = make_message(subject=subject, to=to, body="")
+    head = head.replace(b"Content-Type: text/plain; charset=utf-8\r\n"
+                        b"Content-Transfer-Encoding: 8bit\r\n",
+                        b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n")
+    body = ""
+    for hdrs, text in parts:
+        body += "--b1\n" + "\n".join(hdrs) + "\n\n" + text + "\n"
+    return head + crlf(body + "--b1--\n")
+
+
 def split_message(data):
     """split_message - (header block, body) of a message; the header block
     ends with its last header line's CRLF, the body starts after the blank line."""

@@ -17,7 +17,7 @@ import os
 import subprocess
 import unittest
 
-from mailseal_e2e import E2ETestCase, crlf, make_message, wait_until
+from mailseal_e2e import E2ETestCase, crlf, make_message, make_multipart, wait_until
 
 CLI = os.environ.get("MAILSEAL_CLI")
 SOURCE = os.environ.get("MAILSEAL_SOURCE_DIR",
@@ -45,18 +45,6 @@ RULES = [
 CARD = "4556 7375 8689 9855"
 
 
-def multipart(subject, parts):
-    """multipart - a multipart/mixed message of parts (header lines, body)."""
-    head = make_message(subject=subject, body="")
-    head = head.replace(b"Content-Type: text/plain; charset=utf-8\r\n"
-                        b"Content-Transfer-Encoding: 8bit\r\n",
-                        b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n")
-    body = ""
-    for hdrs, text in parts:
-        body += "--b1\n" + "\n".join(hdrs) + "\n\n" + text + "\n"
-    return head + crlf(body + "--b1--\n")
-
-
 def built_messages():
     """built_messages - (name, bytes) of the e2e shapes."""
     att = base64.encodebytes(("Card: %s\n" % CARD).encode()).decode().rstrip("\n")
@@ -64,12 +52,12 @@ def built_messages():
     return [
         ("plain", make_message(subject="nothing", body="Just words.\n")),
         ("tagged", make_message(subject="Quarterly report [tag]", body="Please see order #1234.\n")),
-        ("card-attachment", multipart("payment", [
+        ("card-attachment", make_multipart("payment", [
             (["Content-Type: text/plain"], "See attached."),
             (["Content-Type: text/plain; name=pay.txt",
               "Content-Disposition: attachment; filename=pay.txt",
               "Content-Transfer-Encoding: base64"], att)])),
-        ("card-html", multipart("payment", [
+        ("card-html", make_multipart("payment", [
             (["Content-Type: text/html; charset=utf-8"], "<p>Card:&nbsp;%s</p>" % ent)])),
         ("inline-pgp", make_message(subject="encrypted", body="-----BEGIN PGP MESSAGE-----\n\n"
                                     "hQIOAwTJ0obO8knpEAgA\n-----END PGP MESSAGE-----\n")),

@@ -12,8 +12,8 @@ import signal
 import time
 import unittest
 
-from mailseal_e2e import (E2ETestCase, make_message, open_session, remove_headers,
-                          send, wait_until)
+from mailseal_e2e import (E2ETestCase, make_message, make_multipart, open_session,
+                          remove_headers, send, wait_until)
 
 TAG_HEADER = ("X-Mailseal-Test", "tagged")
 
@@ -315,20 +315,6 @@ class Gateway(E2ETestCase):
                         "recipient_scope": "external"},
                  "then": {"add_header": {"name": "X-Card", "value": "yes"}}}
 
-    @staticmethod
-    def card_message(subject, rcpts, parts):
-        """card_message - a multipart/mixed message (CRLF, bytes) of parts,
-        each (header lines, body)."""
-        head = make_message(subject=subject, to=rcpts, body="")
-        head = head.replace(b"Content-Type: text/plain; charset=utf-8\r\n"
-                            b"Content-Transfer-Encoding: 8bit\r\n",
-                            b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n")
-        body = ""
-        for hdrs, text in parts:
-            body += "--b1\n" + "\n".join(hdrs) + "\n\n" + text + "\n"
-        body += "--b1--\n"
-        return head + body.replace("\n", "\r\n").encode("utf-8")
-
     def attachment_parts(self, number):
         """attachment_parts - a harmless body and a base64 text/plain attachment holding number."""
         att = base64.encodebytes(("Payment details\nCard: %s\nThanks\n" % number)
@@ -341,13 +327,13 @@ class Gateway(E2ETestCase):
     def test_card_number_in_base64_attachment_to_external_recipient_gets_header(self):
         self.gateway([self.CARD_RULE])
         rcpts = ["bob@partner.test"]
-        msg = self.card_message("payment", rcpts, self.attachment_parts(self.CARD))
+        msg = make_multipart("payment", self.attachment_parts(self.CARD), to=rcpts)
         self.assertAccepted(self.send(msg, rcpts=rcpts))
         got = self.sink.wait_for(1)[0]
         self.assertEqual(got.headers("X-Card"), ["yes"])
         self.assertOnlyHeadersAdded(msg, got, ["X-Card"])
         # a number failing the Luhn check is not a card
-        bad = self.card_message("payment", rcpts, self.attachment_parts(self.NOT_CARD))
+        bad = make_multipart("payment", self.attachment_parts(self.NOT_CARD), to=rcpts)
         self.assertAccepted(self.send(bad, rcpts=rcpts))
         got = self.sink.wait_for(2)[1]
         self.assertEqual(got.headers("X-Card"), [])
@@ -355,7 +341,7 @@ class Gateway(E2ETestCase):
     def test_card_number_to_internal_recipients_only_gets_no_header(self):
         self.gateway([self.CARD_RULE])
         rcpts = ["bob@example.com", "carol@example.com"]
-        msg = self.card_message("payment", rcpts, self.attachment_parts(self.CARD))
+        msg = make_multipart("payment", self.attachment_parts(self.CARD), to=rcpts)
         self.assertAccepted(self.send(msg, rcpts=rcpts))
         got = self.sink.wait_for(1)[0]
         self.assertEqual(got.headers("X-Card"), [])
@@ -366,9 +352,9 @@ class Gateway(E2ETestCase):
         rcpts = ["bob@partner.test"]
         entities = "".join("&#%d;" % ord(c) if c.isdigit() else c for c in self.CARD)
         html = "<html><body><p>Card:&nbsp;%s</p></body></html>" % entities
-        msg = self.card_message("payment", rcpts, [
+        msg = make_multipart("payment", [
             (["Content-Type: text/plain; charset=utf-8"], "Nothing to see."),
-            (["Content-Type: text/html; charset=utf-8"], html)])
+            (["Content-Type: text/html; charset=utf-8"], html)], to=rcpts)
         self.assertNotIn(self.CARD.encode("ascii"), msg)
         self.assertAccepted(self.send(msg, rcpts=rcpts))
         got = self.sink.wait_for(1)[0]
