@@ -369,27 +369,53 @@ static int body_write(void *arg, const void *data, size_t len)
     return 0;
 }
 
+struct field_ref {
+    const char *name;
+    size_t pos;                   /* index in the message's header list */
+};
+
+/* field_cmp - qsort order of header fields: by name in any case, then by position */
+static int field_cmp(const void *a, const void *b)
+{
+    const struct field_ref *x = a, *y = b;
+    int c = strcasecmp(x->name, y->name);
+
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 /* wrap_headers - delete every top-level field the wrapper does not keep
- * (each name's occurrences last first), then add the wrapper's MIME fields */
+ * (each name's occurrences last first), then add the wrapper's MIME fields.
+ * The fields to drop are sorted so that each name's occurrences form one
+ * run whose length is its count: O(n log n) in the number of fields, and
+ * the names go in alphabetical order. */
 static int wrap_headers(SMFICTX *ctx, const struct config *cfg, const struct msg_model *m,
                         const struct wrap_info *info, int leadspc)
 {
     const struct msg_part *root = m->root;
+    size_t n = 0, nh = root != NULL ? root->nheaders : 0;
+    struct field_ref *drop = nh > 0 ? calloc(nh, sizeof(*drop)) : NULL;
+    int r = 0;
 
-    for (size_t i = 0; root != NULL && i < root->nheaders; i++) {
+    if (nh > 0 && drop == NULL)
+        return -1;
+    for (size_t i = 0; i < nh; i++) {
         const char *name = root->headers[i].name;
-        int seen = 0;
 
-        if (wrap_keeps_header(cfg, name) || strcasecmp(name, MARKER_HEADER) == 0)
-            continue;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcasecmp(root->headers[j].name, name) == 0;
-        if (seen)
-            continue;
-        for (size_t idx = header_count(m, NULL, name); idx >= 1; idx--)
-            if (ms_smfi->chgheader(ctx, (char *)name, (int)idx, NULL) != MI_SUCCESS)
-                return -1;
+        if (!wrap_keeps_header(cfg, name) && strcasecmp(name, MARKER_HEADER) != 0)
+            drop[n++] = (struct field_ref){ name, i };
     }
+    if (n > 1)
+        qsort(drop, n, sizeof(*drop), field_cmp);
+    for (size_t i = 0, run; i < n && r == 0; i += run) {
+        for (run = 1; i + run < n && strcasecmp(drop[i].name, drop[i + run].name) == 0; run++)
+            ;
+        for (size_t idx = run; idx >= 1 && r == 0; idx--)
+            if (ms_smfi->chgheader(ctx, (char *)drop[i].name, (int)idx, NULL) != MI_SUCCESS)
+                r = -1;
+    }
+    free(drop);
+    if (r < 0)
+        return -1;
     return apply_add(ctx, "MIME-Version", "1.0", leadspc) < 0
         || apply_add(ctx, "Content-Type", info->content_type, leadspc) < 0 ? -1 : 0;
 }

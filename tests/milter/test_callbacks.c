@@ -623,8 +623,8 @@ static void test_actions(void **state)
         buf_reset(&newbody);
         assert_int_equal(run_message("<bob@partner.test>", h_seal2, "secret body\r\n"),
                          SMFIS_CONTINUE);
-        assert_string_equal(buf_str(&ops), "replacebody\ndel X-Internal-Id 2\ndel X-Internal-Id 1\n"
-                            "del Content-Type 1\nadd MIME-Version: 1.0\nadd Content-Type: (wrapper)\n"
+        assert_string_equal(buf_str(&ops), "replacebody\ndel Content-Type 1\ndel X-Internal-Id 2\n"
+                            "del X-Internal-Id 1\nadd MIME-Version: 1.0\nadd Content-Type: (wrapper)\n"
                             "add X-Never: written\nadd X-Mailseal-Loop: (marker)\n");
         assert_null(strstr(buf_str(&newbody), "secret body"));
         assert_non_null(strstr(buf_str(&newbody), "name=\"message.html\""));
