@@ -649,7 +649,7 @@ static int smtp_reply(struct smtp *s, const char *step, char *first, size_t firs
 
     deadline_in(&deadline, s->timeout_ms);
     for (int i = 0; i < NOTIFY_REPLY_LINES_MAX; i++) {
-        size_t len;
+        size_t len = 0;
         int c;
 
         if (smtp_line(s, step, &deadline, line, sizeof(line), &len) < 0)
