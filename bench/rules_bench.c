@@ -14,8 +14,10 @@
  * of English prose (nine tenths of the size) and a base64 text attachment.
  * The generator is seeded, so runs compare.  Each figure is the median of
  * REPS evaluations after one warm-up (default: 41 for 100 KB, 7 for
- * 10 MB).  The configuration, rules and message are written to DIR
- * (default: a fresh directory under /tmp, removed at the end).  -n and -s
+ * 10 MB).  The configuration, rules and message (mailseal.yaml,
+ * rules.yaml, message.eml: those of the last point) are written to DIR
+ * (default: a fresh directory under /tmp, removed at the end); the MTA
+ * benchmark (bench/mta_bench.py) takes its rules and messages from there.  -n and -s
  * measure one point only (for profiling).
  *
  * Prints one table row per point: rules, message size, median and best
@@ -283,7 +285,7 @@ static int bench_point(const char *dir, size_t nrules, size_t size, int reps)
     if (buf_printf(&cfgtext, "organization:\n  name: Bench\n  domains: [example.com]\n"
                          "rules: rules.yaml\nspool:\n  directory: %s\n", dir) < 0
         || write_file(dir, "rules.yaml", &rules) < 0 || write_file(dir, "mailseal.yaml", &cfgtext) < 0
-        || gen_message(&msg, size, &seed) < 0)
+        || gen_message(&msg, size, &seed) < 0 || write_file(dir, "message.eml", &msg) < 0)
         goto out;
     snprintf(cfgpath, sizeof(cfgpath), "%s/mailseal.yaml", dir);
     if ((cfg = config_load(cfgpath, CONFIG_SKIP_SECRET, &dg)) == NULL) {
@@ -365,6 +367,8 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/rules.yaml", dir);
         unlink(path);
         snprintf(path, sizeof(path), "%s/mailseal.yaml", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/message.eml", dir);
         unlink(path);
         rmdir(dir);
     }

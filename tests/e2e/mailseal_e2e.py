@@ -12,6 +12,7 @@ Pieces (each usable alone):
                        message (envelope + exact bytes) in memory and on disk
   Postfix              a private Postfix instance under a work directory
   Milter               the daemon with a generated config and rules file
+  OpenDKIM             a real OpenDKIM signing with a generated RSA-2048 key
   send()               one SMTP transaction, returning the server's verdict
   E2ETestCase          unittest base class: a work directory, helpers that
                        start the pieces, and a cleanup that stops them by
@@ -713,6 +714,130 @@ class Postfix:
     def maillog(self):
         """maillog - the instance's log text so far."""
         return read_text(self.maillog_file)
+
+
+# ---------------------------------------------------------------------------
+# OpenDKIM, the peer milter (DKIM tests, MTA benchmark)
+
+# the fields OpenDKIM signs (packaging/postfix/opendkim.conf.snippet has the same list)
+SIGN_HEADERS = ("From,Sender,Reply-To,Subject,Date,Message-ID,To,Cc,MIME-Version,"
+                "Content-Type,Content-Transfer-Encoding,In-Reply-To,References")
+
+class OpenDKIM:
+    """A real OpenDKIM in signing mode for DOMAIN with a generated RSA-2048
+    key, all files in DIRECTORY (key, configuration, pid file, log), run in
+    the foreground and stopped by PID.  transport "inet" listens on
+    127.0.0.1:free port, "unix" on DIRECTORY/opendkim.sock."""
+
+    def __init__(self, directory, domain="example.com", selector="mailseal-e2e",
+                 transport="inet"):
+        self.directory = directory
+        self.domain = domain
+        self.selector = selector
+        if transport == "inet":
+            self.port = free_port()
+            self.spec = "inet:%d@%s" % (self.port, LOCALHOST)
+            self.postfix_socket = "inet:%s:%d" % (LOCALHOST, self.port)
+        else:
+            self.port = None
+            self.socket_path = os.path.join(directory, "opendkim.sock")
+            self.spec = "local:" + self.socket_path
+            self.postfix_socket = "unix:" + self.socket_path
+        self.key_path = os.path.join(directory, "dkim.key")
+        self.conf_path = os.path.join(directory, "opendkim.conf")
+        self.pid_path = os.path.join(directory, "opendkim.pid")
+        self.log_path = os.path.join(directory, "opendkim.log")
+        self.proc = None
+        self._log = None
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        self.public_der = self._make_key()
+        self._write_config()
+
+    def _make_key(self):
+        """_make_key - a fresh RSA-2048 private key (mode 0600); returns the
+        public key as DER SubjectPublicKeyInfo."""
+        old = os.umask(0o077)
+        try:
+            subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                            "rsa_keygen_bits:2048", "-out", self.key_path],
+                           check=True, capture_output=True, timeout=120)
+        finally:
+            os.umask(old)
+        return subprocess.run(["openssl", "pkey", "-in", self.key_path, "-pubout",
+                               "-outform", "DER"],
+                              check=True, capture_output=True, timeout=60).stdout
+
+    def _write_config(self):
+        """_write_config - opendkim.conf: sign for DOMAIN, mail from loopback."""
+        with open(self.conf_path, "w") as f:
+            f.write("# OpenDKIM for mailseal's DKIM e2e test: sign only, no DNS\n"
+                    "Mode s\n"
+                    "Domain %s\n"
+                    "Selector %s\n"
+                    "KeyFile %s\n"
+                    "Canonicalization relaxed/relaxed\n"
+                    "# OpenDKIM 2.11 signs only RFC 6376's SHOULD list by default\n"
+                    "# (no Content-Type, MIME-Version, Message-ID): name them\n"
+                    "SignHeaders %s\n"
+                    "OversignHeaders From\n"
+                    "InternalHosts 127.0.0.1,::1\n"
+                    "Socket %s\n"
+                    "PidFile %s\n"
+                    "Background no\n"
+                    "Syslog no\n"
+                    "UMask 022\n"
+                    "# the work directory is under /tmp (world-writable), which\n"
+                    "# OpenDKIM's safe-file check refuses for the key and this file\n"
+                    "RequireSafeKeys no\n"
+                    % (self.domain, self.selector, self.key_path, SIGN_HEADERS,
+                       self.spec, self.pid_path))
+
+    def txt_record(self):
+        """txt_record - the DNS TXT record that publishes the public key."""
+        return b"v=DKIM1; k=rsa; p=" + base64.b64encode(self.public_der)
+
+    def dnsfunc(self, name, timeout=5):
+        """dnsfunc - dkimpy's DNS lookup: the TXT record for
+        SELECTOR._domainkey.DOMAIN, nothing for any other name."""
+        want = ("%s._domainkey.%s" % (self.selector, self.domain)).encode()
+        if isinstance(name, str):
+            name = name.encode()
+        return self.txt_record() if name.rstrip(b".").lower() == want else None
+
+    def start(self, timeout=20):
+        """start - run opendkim -f; returns once its port accepts."""
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([which("opendkim"), "-f", "-x", self.conf_path],
+                                     stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=self.directory)
+        ok = wait_until(lambda: self.accepts() or self.proc.poll() is not None, timeout)
+        if self.proc.poll() is not None or not ok:
+            raise RuntimeError("opendkim did not come up on %s (exit %s):\n%s"
+                               % (self.postfix_socket, self.proc.poll(), self.log()))
+        return self
+
+    def accepts(self):
+        """accepts - True when the socket takes connections."""
+        return port_accepts(self.port) if self.port else unix_accepts(self.socket_path)
+
+    def stop(self, timeout=10):
+        """stop - SIGTERM by PID, SIGKILL after timeout; reaps the process."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log(self):
+        """log - what opendkim wrote to stdout/stderr (it logs nothing else here)."""
+        return read_text(self.log_path)
 
 
 def pid_alive(pid):

@@ -36,8 +36,7 @@ import signal
 import subprocess
 import unittest
 
-from mailseal_e2e import (E2ETestCase, LOCALHOST, crlf, free_port, port_accepts, read_text,
-                          split_message, wait_until, which)
+from mailseal_e2e import (E2ETestCase, OpenDKIM, crlf, split_message, which)
 
 try:
     import dkim
@@ -51,10 +50,6 @@ BOB = "bob@partner.test"
 CAROL = "carol@example.com"
 DOMAIN = "example.com"
 SELECTOR = "mailseal-e2e"
-
-# the fields OpenDKIM signs (packaging/postfix/opendkim.conf.snippet has the same list)
-SIGN_HEADERS = ("From,Sender,Reply-To,Subject,Date,Message-ID,To,Cc,MIME-Version,"
-                "Content-Type,Content-Transfer-Encoding,In-Reply-To,References")
 
 ENCRYPT_RULE = {"name": "seal-external", "if": {"recipient_scope": "external"},
                 "then": {"encrypt": {}}}
@@ -96,111 +91,6 @@ def flip_body_byte(data, needle=b"message.html"):
         raise ValueError("no %r in the body" % needle)
     pos = len(data) - len(body) + at
     return data[:pos] + bytes([data[pos] ^ 0x01]) + data[pos + 1:]
-
-
-class OpenDKIM:
-    """A real OpenDKIM in signing mode for DOMAIN with a generated RSA-2048
-    key, all files in DIRECTORY (key, configuration, pid file, log), listening on inet:127.0.0.1:free port, run in the
-    foreground and stopped by PID."""
-
-    def __init__(self, directory, domain=DOMAIN, selector=SELECTOR):
-        self.directory = directory
-        self.domain = domain
-        self.selector = selector
-        self.port = free_port()
-        self.postfix_socket = "inet:%s:%d" % (LOCALHOST, self.port)
-        self.key_path = os.path.join(directory, "dkim.key")
-        self.conf_path = os.path.join(directory, "opendkim.conf")
-        self.pid_path = os.path.join(directory, "opendkim.pid")
-        self.log_path = os.path.join(directory, "opendkim.log")
-        self.proc = None
-        self._log = None
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        self.public_der = self._make_key()
-        self._write_config()
-
-    def _make_key(self):
-        """_make_key - a fresh RSA-2048 private key (mode 0600); returns the
-        public key as DER SubjectPublicKeyInfo."""
-        old = os.umask(0o077)
-        try:
-            subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                            "rsa_keygen_bits:2048", "-out", self.key_path],
-                           check=True, capture_output=True, timeout=120)
-        finally:
-            os.umask(old)
-        return subprocess.run(["openssl", "pkey", "-in", self.key_path, "-pubout",
-                               "-outform", "DER"],
-                              check=True, capture_output=True, timeout=60).stdout
-
-    def _write_config(self):
-        """_write_config - opendkim.conf: sign for DOMAIN, mail from loopback."""
-        with open(self.conf_path, "w") as f:
-            f.write("# OpenDKIM for mailseal's DKIM e2e test: sign only, no DNS\n"
-                    "Mode s\n"
-                    "Domain %s\n"
-                    "Selector %s\n"
-                    "KeyFile %s\n"
-                    "Canonicalization relaxed/relaxed\n"
-                    "# OpenDKIM 2.11 signs only RFC 6376's SHOULD list by default\n"
-                    "# (no Content-Type, MIME-Version, Message-ID): name them\n"
-                    "SignHeaders %s\n"
-                    "OversignHeaders From\n"
-                    "InternalHosts 127.0.0.1,::1\n"
-                    "Socket inet:%d@%s\n"
-                    "PidFile %s\n"
-                    "Background no\n"
-                    "Syslog no\n"
-                    "UMask 022\n"
-                    "# the work directory is under /tmp (world-writable), which\n"
-                    "# OpenDKIM's safe-file check refuses for the key and this file\n"
-                    "RequireSafeKeys no\n"
-                    % (self.domain, self.selector, self.key_path, SIGN_HEADERS,
-                       self.port, LOCALHOST, self.pid_path))
-
-    def txt_record(self):
-        """txt_record - the DNS TXT record that publishes the public key."""
-        return b"v=DKIM1; k=rsa; p=" + base64.b64encode(self.public_der)
-
-    def dnsfunc(self, name, timeout=5):
-        """dnsfunc - dkimpy's DNS lookup: the TXT record for
-        SELECTOR._domainkey.DOMAIN, nothing for any other name."""
-        want = ("%s._domainkey.%s" % (self.selector, self.domain)).encode()
-        if isinstance(name, str):
-            name = name.encode()
-        return self.txt_record() if name.rstrip(b".").lower() == want else None
-
-    def start(self, timeout=20):
-        """start - run opendkim -f; returns once its port accepts."""
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([which("opendkim"), "-f", "-x", self.conf_path],
-                                     stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.directory)
-        ok = wait_until(lambda: port_accepts(self.port) or self.proc.poll() is not None,
-                        timeout)
-        if self.proc.poll() is not None or not ok:
-            raise RuntimeError("opendkim did not come up on %s (exit %s):\n%s"
-                               % (self.postfix_socket, self.proc.poll(), self.log()))
-        return self
-
-    def stop(self, timeout=10):
-        """stop - SIGTERM by PID, SIGKILL after timeout; reaps the process."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        if self._log:
-            self._log.close()
-            self._log = None
-
-    def log(self):
-        """log - what opendkim wrote to stdout/stderr (it logs nothing else here)."""
-        return read_text(self.log_path)
 
 
 @unittest.skipUnless(CLI, "MAILSEAL_CLI not set")
