@@ -814,6 +814,8 @@ class OpenDKIM:
         if self.proc.poll() is not None or not ok:
             raise RuntimeError("opendkim did not come up on %s (exit %s):\n%s"
                                % (self.postfix_socket, self.proc.poll(), self.log()))
+        if self.port is None:              # Postfix's smtpd runs as postfix
+            os.chmod(self.socket_path, 0o666)
         return self
 
     def accepts(self):
