@@ -60,6 +60,9 @@ struct viewer_writer;
 int viewer_template_check(const struct viewer_template *t, char *errbuf, size_t errlen);
 /* viewer_writer_new - a writer for template t (NULL: defaults; checked); NULL with errno */
 struct viewer_writer *viewer_writer_new(const struct viewer_template *t, viewer_out_fn out, void *arg);
+/* viewer_writer_canon - also send the page to canon with every CR dropped (the loop marker's
+ * canonical body form, crypto/marker.h), in step with out; before viewer_writer_begin; 0 or -1 EINVAL */
+int viewer_writer_canon(struct viewer_writer *vw, viewer_out_fn canon, void *arg);
 /* viewer_writer_begin - write everything before the base64 of the envelope */
 int viewer_writer_begin(struct viewer_writer *vw);
 /* viewer_writer_data - envelope bytes, written as base64 lines; usable as an env_out_fn */
@@ -75,6 +78,10 @@ uint64_t viewer_size(const struct viewer_template *t, uint64_t envelope_len);
  * block's text (between its start tag and its </script>), 0 when no block follows, -1 EBADMSG
  * when the page has no first block or a block has no end tag (-1 EINVAL: bad arguments) */
 int viewer_envelope_block(const char *html, size_t len, size_t *pos, size_t *start, size_t *end);
+/* viewer_b64_encode - the base64 of len bytes into out (4 * ((len + 2) / 3) bytes, no NUL,
+ * no line breaks), byte for byte EVP_EncodeBlock's; simd 0 forces the portable encoder; the
+ * number of characters written */
+size_t viewer_b64_encode(char *out, const unsigned char *in, size_t len, int simd);
 /* viewer_script_hash - the base64 SHA-256 of the page's inline script, as in its CSP
  * (out: at least 45 bytes); 0 or -1 EIO */
 int viewer_script_hash(char out[45]);
