@@ -135,6 +135,8 @@ struct sens_set {
     struct out_node *outs;
     size_t nouts;
     spos max_kwcp;
+    uint16_t fresh;           /* the state after a boundary with no keyword under way */
+    uint16_t *fresh2;         /* [class1 * nclass + class2]: from fresh, after two classes */
 };
 
 struct tok {
@@ -203,6 +205,7 @@ struct sens_scan {
     size_t *cust_next;        /* per custom: offset after its last match */
     pcre2_match_data **md;
     int truncated;
+    int reference;            /* sens_scan_reference(): no fast paths */
 };
 
 /* sens_builtin_name - the i-th built-in type name */
@@ -573,6 +576,16 @@ int sens_set_compile(struct sens_set *set, struct sens_error *err)
     }
     free(fail);
     free(queue);
+    /* most words start from fresh and leave the automaton within two letters */
+    set->fresh = set->delta[CLS_BOUND];
+    if (!(set->fresh2 = calloc(set->nclass * set->nclass, sizeof(uint16_t))))
+        return set_err(err, ENOMEM, -1, "out of memory");
+    for (size_t c1 = 0; c1 < set->nclass; c1++) {
+        uint16_t s1 = set->delta[set->fresh * set->nclass + c1];
+
+        for (size_t c2 = 0; c2 < set->nclass; c2++)
+            set->fresh2[c1 * set->nclass + c2] = set->delta[s1 * set->nclass + c2];
+    }
     if (!(set->mctx = pcre2_match_context_create(NULL)))
         return set_err(err, ENOMEM, -1, "out of memory");
     pcre2_set_match_limit(set->mctx, SENS_MATCH_LIMIT);
@@ -615,6 +628,7 @@ void sens_set_free(struct sens_set *set)
     free(set->out_head);
     free(set->dict);
     free(set->outs);
+    free(set->fresh2);
     free(set);
 }
 
@@ -1023,6 +1037,45 @@ static void run_break(struct sens_scan *sc)
     sc->pending_sep = 0;
 }
 
+/* tok_done - ends the current token: a token without digits, with no
+ * digit sequence, IBAN or pending match open, changes nothing but in_tok
+ * (token_end() would find nothing to do), so it skips the call */
+static inline void tok_done(struct sens_scan *sc)
+{
+    if (sc->cur.ndigit == 0 && !sc->nseq && !sc->ib_active && !sc->npending && !sc->reference)
+        sc->in_tok = 0;
+    else
+        token_end(sc);
+}
+
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+
+/* letter_run - how many bytes from p[0] on (at most len) are ASCII
+ * letters; 8 at a time where the byte order allows */
+static size_t letter_run(const unsigned char *p, size_t len)
+{
+    size_t n = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (len - n >= 8) {
+        uint64_t w, x, letter, other;
+
+        memcpy(&w, p + n, 8);
+        /* folded to lower case, bit 7 cleared: a letter is 0x61..0x7A */
+        x = (w | 0x20 * W_ONES) & ~W_HIGH;
+        letter = (x + 0x1F * W_ONES) & ~(x + 0x05 * W_ONES) & ~w & W_HIGH;
+        other = ~letter & W_HIGH;
+        if (other != 0)
+            return n + (size_t)__builtin_ctzll(other) / 8;
+        n += 8;
+    }
+#endif
+    while (n < len && (unsigned char)((p[n] | 0x20) - 'a') < 26)
+        n++;
+    return n;
+}
+
 /* scan_bytes - the tokenizer and the keyword automaton over text */
 static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
 {
@@ -1038,6 +1091,41 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
         unsigned char b = p[i];
         unsigned c = cls[b];
         spos cur = pos;
+
+        if (!sc->reference && (unsigned char)((b | 0x20) - 'a') < 26) {
+            /* a run of ASCII letters, as the per-byte path below takes it:
+             * one token continued (no digits), the automaton stepped until
+             * it falls to the root, which letters never leave (every
+             * keyword starts with a boundary) */
+            size_t n = letter_run(p + i, len - i), k;
+
+            if (!sc->in_tok) {
+                sc->in_tok = 1;
+                t->len = 0;
+                t->ndigit = 0;
+                t->toolong = 0;
+                t->start = cur;
+                t->sep = sc->run_open ? sc->pending_sep : 0;
+                sc->pending_sep = 0;
+                sc->run_open = 1;
+            }
+            k = n < SENS_MAX_TOKEN - t->len ? n : SENS_MAX_TOKEN - t->len;
+            memcpy(t->text + t->len, p + i, k);
+            t->len += k;
+            if (k < n)
+                t->toolong = 1;
+            pos += n;
+            pb = 0;
+            k = i;
+            if (ac == set->fresh && n >= 2) {
+                ac = set->fresh2[cls[p[i]] * ncl + cls[p[i + 1]]];
+                k = i + 2;
+            }
+            for (; k < i + n && ac != 0; k++)
+                ac = delta[ac * ncl + cls[p[k]]];
+            i += n - 1;
+            continue;
+        }
 
         if ((b & 0xc0) != 0x80)
             pos++;
@@ -1065,7 +1153,7 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             if (b == ' ' || b == '-') {
                 if (sc->in_tok) {
                     t->end = cur;
-                    token_end(sc);
+                    tok_done(sc);
                     sc->pending_sep = (char)b;
                 } else if (sc->pending_sep) {
                     run_break(sc);
@@ -1073,7 +1161,7 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             } else {
                 if (sc->in_tok) {
                     t->end = cur;
-                    token_end(sc);
+                    tok_done(sc);
                 }
                 if (sc->run_open)
                     run_break(sc);
@@ -1085,6 +1173,10 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             ac = delta[ac * ncl + c];
         } else if (!pb) {
             pb = 1;
+            if (ac == 0 && !sc->reference) {
+                ac = set->fresh;        /* delta[0][CLS_BOUND], a state without outputs */
+                continue;
+            }
             ac = delta[ac * ncl + CLS_BOUND];
             if (set->out_head[ac] || set->dict[ac]) {
                 sc->pos = pos;
@@ -1359,6 +1451,13 @@ const char *sens_scan_excerpt(const struct sens_scan *sc, size_t entry, size_t i
     if (conf)
         *conf = sc->es[entry].ex_conf[i];
     return sc->es[entry].ex[i];
+}
+
+/* sens_scan_reference - byte by byte only (differential tests) */
+void sens_scan_reference(struct sens_scan *sc, int on)
+{
+    if (sc)
+        sc->reference = on;
 }
 
 /* sens_scan_truncated - 1 when a pattern hit its limits */

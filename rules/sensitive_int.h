@@ -31,6 +31,10 @@ int sens_iban_length(char c1, char c2);
 /* Copies the ASCII letters and digits of in[0..len) to out (outsize bytes,
  * NUL-terminated); their count, or outsize when they do not fit. */
 size_t sens_compact(const char *in, size_t len, char *out, size_t outsize);
+/* Makes a scan take every byte through the per-byte tokenizer, without
+ * the fast paths: the reference the differential tests compare against. */
+struct sens_scan;
+void sens_scan_reference(struct sens_scan *sc, int on);
 /* Wipes n bytes so the compiler cannot drop it. */
 void sens_wipe(void *p, size_t n);
 

@@ -193,12 +193,55 @@ static int norm_slow(const char *in, size_t len, struct buf_stage *st, int *spac
     return 0;
 }
 
-/* text_norm - append the normal form of in[0..len) to out.  Runs of ASCII
- * take a fast path (NFKC leaves ASCII alone and case folding is tolower);
- * the rest goes through utf8proc in pieces that start with the ASCII
- * character before them (combining marks attach to it) and end before the
- * next ASCII character (no composition has an ASCII second character). */
-int text_norm(const char *in, size_t len, struct buf *out)
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+
+/* norm_word8 - the fast path for 8 bytes of plain ASCII at in (and an
+ * ASCII byte after them, so none is the base of a combining sequence):
+ * printable bytes with single spaces, none of them after a space already
+ * written (*space), go out lower-cased in one 8-byte store; 1 when done,
+ * 0 when the bytes need the per-byte path (controls, a run of spaces, a
+ * byte of 0x80 or more).  Little-endian only: the word's first byte is its
+ * lowest. */
+static int norm_word8(const char *in, struct buf_stage *st, int *space)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w, sp, up;
+
+    memcpy(&w, in, 8);
+    if ((w & W_HIGH) != 0 || ((unsigned char)in[8] & 0x80) != 0)
+        return 0;
+    /* below 0x20 (controls, tab, line breaks): x + 0x60 keeps bit 7 clear */
+    if ((~(w + 0x60 * W_ONES) & W_HIGH) != 0)
+        return 0;
+    /* spaces: the bytes of w ^ 0x20.. that are zero */
+    sp = ~((w ^ 0x20 * W_ONES) + 0x7F * W_ONES) & W_HIGH;
+    if ((sp & (sp << 8)) != 0 || (*space && (sp & 0x80)))
+        return 0;
+    /* 'A'..'Z': at least 0x41 (x + 0x3F sets bit 7), not above 0x5A (x + 0x25 does not) */
+    up = (w + 0x3F * W_ONES) & ~(w + 0x25 * W_ONES) & W_HIGH;
+    w |= up >> 2;
+    if (BUF_STAGE_SIZE - st->n < 8)
+        buf_stage_flush(st);
+    memcpy(st->s + st->n, &w, 8);
+    st->n += 8;
+    *space = (int)(sp >> 63);
+    return 1;
+#else
+    (void)in;
+    (void)st;
+    (void)space;
+    return 0;
+#endif
+}
+
+/* norm_impl - text_norm(), with the 8-byte ASCII fast path or (fast == 0)
+ * byte by byte only.  Runs of ASCII take a fast path (NFKC leaves ASCII
+ * alone and case folding is tolower); the rest goes through utf8proc in
+ * pieces that start with the ASCII character before them (combining marks
+ * attach to it) and end before the next ASCII character (no composition
+ * has an ASCII second character). */
+static int norm_impl(const char *in, size_t len, struct buf *out, int fast)
 {
     struct buf_stage st;
     size_t i = 0;
@@ -214,6 +257,10 @@ int text_norm(const char *in, size_t len, struct buf *out)
         unsigned char c = (unsigned char)in[i];
         size_t j;
 
+        if (fast && len - i > 8 && norm_word8(in + i, &st, &space)) {
+            i += 8;
+            continue;
+        }
         if (c >= 0x80 || (i + 1 < len && (unsigned char)in[i + 1] >= 0x80)) {
             for (j = i + 1; j < len && (unsigned char)in[j] >= 0x80; j++)
                 ;
@@ -244,4 +291,16 @@ int text_norm(const char *in, size_t len, struct buf *out)
         return -1;
     }
     return 0;
+}
+
+/* text_norm - append the normal form of in[0..len) to out */
+int text_norm(const char *in, size_t len, struct buf *out)
+{
+    return norm_impl(in, len, out, 1);
+}
+
+/* text_norm_reference - text_norm() byte by byte, without the fast path */
+int text_norm_reference(const char *in, size_t len, struct buf *out)
+{
+    return norm_impl(in, len, out, 0);
 }

@@ -25,6 +25,9 @@
 #define TEXT_NORM_MAX_CP (16u * 1024 * 1024)
 
 int text_norm(const char *in, size_t len, struct buf *out);
+/* The same result computed byte by byte, without the word-at-a-time ASCII
+ * fast path: the reference the differential tests compare against. */
+int text_norm_reference(const char *in, size_t len, struct buf *out);
 
 /* 1 for letters, digits and combining marks (Unicode L*, N*, M*). */
 int text_is_word(int32_t cp);
