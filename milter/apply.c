@@ -156,16 +156,19 @@ static int apply_prefix(struct buf *subject, const char *prefix, int *changed)
     return 0;
 }
 
-/* apply_marker - add the loop marker for the message as it leaves (its
- * recipients and the nadded ones bcc added) */
+/* apply_marker - add the (v=2) loop marker for the message as it leaves (its
+ * recipients and the nadded ones bcc added); auth is the wrapper's body MAC,
+ * or NULL when the body is the one received: its MAC is computed from the
+ * spool only now, when a marker is needed */
 static int apply_marker(SMFICTX *ctx, struct msg_ctx *mc,
-                        const unsigned char digest[MARKER_DIGEST_LEN], int leadspc,
+                        const unsigned char auth[MARKER_BODY_AUTH_LEN], int leadspc,
                         const char *const *added, size_t nadded)
 {
     const struct config *cfg = mc->mctx_gc->cfg;
     struct buf v = BUF_INIT(512);
     size_t n = mc->mctx_env.nrcpts;
     const char **rcpts = calloc(n + nadded + 1, sizeof(*rcpts));
+    unsigned char own[MARKER_BODY_AUTH_LEN];
     int r = -1;
 
     if (rcpts == NULL)
@@ -174,11 +177,13 @@ static int apply_marker(SMFICTX *ctx, struct msg_ctx *mc,
         rcpts[i] = mc->mctx_env.rcpts[i].addr;
     for (size_t i = 0; i < nadded; i++)
         rcpts[n + i] = added[i];
-    if ((!leadspc || buf_addc(&v, ' ') == 0)
-        && marker_make(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), mc->mctx_msgid,
-                       rcpts, n + nadded, digest, &v) == 0
+    if ((auth != NULL || msg_body_auth(mc, own) == 0)
+        && (!leadspc || buf_addc(&v, ' ') == 0)
+        && marker_make_v2(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), mc->mctx_msgid,
+                          rcpts, n + nadded, auth != NULL ? auth : own, &v) == 0
         && ms_smfi->addheader(ctx, (char *)MARKER_HEADER, v.data) == MI_SUCCESS)
         r = 0;
+    OPENSSL_cleanse(own, sizeof(own));
     buf_free(&v);
     free(rcpts);
     return r;
@@ -426,13 +431,13 @@ static int notify_marked(const struct config *cfg, const char *to, const struct 
                          struct buf *out)
 {
     const char *s = buf_str(msg), *body = strstr(s, "\r\n\r\n"), *id;
-    struct body_digest *bd = body_digest_new();
-    unsigned char digest[MARKER_DIGEST_LEN];
+    struct body_mac *bm = body_mac_new(cfg->loop_key, sizeof(cfg->loop_key), NULL);
+    unsigned char auth[MARKER_BODY_AUTH_LEN];
     struct buf msgid = BUF_INIT(1024);
     const char *rcpts[1] = { to };
     int r = -1;
 
-    if (bd == NULL || body == NULL)
+    if (bm == NULL || body == NULL)
         goto out;
     body += 4;
     for (id = s; id < body; id = strstr(id, "\r\n") + 2) {
@@ -444,16 +449,16 @@ static int notify_marked(const struct config *cfg, const char *to, const struct 
             break;
         }
     }
-    if (body_digest_update(bd, body, msg->len - (size_t)(body - s)) < 0
-        || body_digest_final(bd, digest) < 0
+    if (body_mac_update(bm, body, msg->len - (size_t)(body - s)) < 0
+        || body_mac_final(bm, auth) < 0
         || buf_adds(out, MARKER_HEADER ": ") < 0
-        || marker_make(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), buf_str(&msgid), rcpts,
-                       1, digest, out) < 0
+        || marker_make_v2(cfg->loop_key, sizeof(cfg->loop_key), time(NULL), buf_str(&msgid), rcpts,
+                          1, auth, out) < 0
         || buf_adds(out, "\r\n") < 0 || buf_add(out, s, msg->len) < 0)
         goto out;
     r = 0;
 out:
-    body_digest_free(bd);
+    body_mac_free(bm);
     buf_free(&msgid);
     return r;
 }

@@ -5,12 +5,16 @@
  * The connection context lives from connect to close; the message context
  * from MAIL FROM to end of message or abort.  msg_reset() frees everything
  * a message allocated and drops its configuration reference; it is called
- * from end of message, abort, close and a new MAIL FROM alike.
+ * from end of message, abort, close and a new MAIL FROM alike.  The body is
+ * hashed while it arrives only for a message whose headers hold loop
+ * markers (mctx_check); the MAC a new marker needs is computed from the
+ * spool (msg_body_auth) only when the gateway adds one.
  */
 #ifndef MAILSEAL_MILTER_CONTEXT_H
 #define MAILSEAL_MILTER_CONTEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "crypto/marker.h"
@@ -18,7 +22,9 @@
 #include "message/spool.h"
 #include "milter/gateway.h"
 
-#define CTX_MAX_MARKERS 8         /* marker header values kept for verification */
+#define CTX_MAX_MARKERS 8         /* marker header values kept for verification (of these,
+                                     at most MARKER_CHECK_MAX_MACS distinct v=2 nonces are
+                                     MACed; the others count as not verified) */
 #define CTX_QID_LEN 64
 
 struct msg_ctx {
@@ -26,7 +32,9 @@ struct msg_ctx {
     char mctx_qid[CTX_QID_LEN];
     struct msg_envelope mctx_env;
     struct spool *mctx_spool;     /* the message as received, headers and body */
-    struct body_digest *mctx_digest;
+    struct marker_check *mctx_check;   /* the marker headers against the body, from end of
+                                          headers; NULL when the message has none */
+    uint64_t mctx_body_off;       /* where the body starts in the spool */
     size_t mctx_nheaders;
     unsigned mctx_incomplete;     /* MSG_INC_* found while receiving */
     char *mctx_msgid;             /* first Message-ID value, raw */
@@ -45,5 +53,7 @@ struct conn_ctx {
 };
 
 void msg_reset(struct conn_ctx *cc);
+/* msg_body_auth - the v=2 loop-marker MAC (fresh nonce) of the body in the spool; 0 or -1 */
+int msg_body_auth(struct msg_ctx *mc, unsigned char auth[MARKER_BODY_AUTH_LEN]);
 
 #endif

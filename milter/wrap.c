@@ -14,8 +14,11 @@
  * with B a fresh random boundary.  The pieces before the viewer are built
  * in memory (they are small); the viewer is streamed: the spool is read
  * in WRAP_READ bytes at a time into the envelope writer, whose output goes
- * through the viewer writer (base64 lines) to the caller's out function,
- * which a small sink in front of it also feeds to the body digest.
+ * through the viewer writer (base64 lines) to the caller's out function.
+ * The loop marker's body MAC (marker.h, v=2) sees the same body: the small
+ * parts through body_mac_update, the viewer through its canonical output
+ * (the page without CRs, copied line by line as the base64 is encoded),
+ * so the megabytes of base64 are not scanned for CRs a second time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,21 +68,39 @@ void wrap_info_clear(struct wrap_info *info)
 struct wrap_sink {
     wrap_out_fn out;
     void *arg;
-    struct body_digest *bd;
+    struct body_mac *bm;
     uint64_t bytes;
 };
 
-/* sink_write - count, digest and pass on body bytes */
+/* sink_pass - count and pass on body bytes (the viewer's; it feeds the MAC itself) */
+static int sink_pass(void *arg, const void *data, size_t len)
+{
+    struct wrap_sink *s = arg;
+
+    if (len == 0)
+        return 0;
+    s->bytes += len;
+    return s->out(s->arg, data, len);
+}
+
+/* sink_write - count, MAC and pass on body bytes */
 static int sink_write(void *arg, const void *data, size_t len)
 {
     struct wrap_sink *s = arg;
 
     if (len == 0)
         return 0;
-    if (body_digest_update(s->bd, data, len) < 0)
+    if (body_mac_update(s->bm, data, len) < 0)
         return -1;
-    s->bytes += len;
-    return s->out(s->arg, data, len);
+    return sink_pass(arg, data, len);
+}
+
+/* sink_canon - the viewer's page without CRs, to the MAC */
+static int sink_canon(void *arg, const void *data, size_t len)
+{
+    struct wrap_sink *s = arg;
+
+    return body_mac_update_canon(s->bm, data, len);
 }
 
 /* add_b64_lines - data as base64 in lines of 76 with CRLF */
@@ -316,8 +337,9 @@ int wrap_body(const struct config *cfg, const struct config_template *t, struct 
         errno = EFBIG;
         goto fail;
     }
-    if ((sink.bd = body_digest_new()) == NULL
-        || (vw = viewer_writer_new(&vt, sink_write, &sink)) == NULL
+    if ((sink.bm = body_mac_new(cfg->loop_key, sizeof(cfg->loop_key), NULL)) == NULL
+        || (vw = viewer_writer_new(&vt, sink_pass, &sink)) == NULL
+        || viewer_writer_canon(vw, sink_canon, &sink) < 0
         || sink_write(&sink, buf_str(&head), head.len) < 0
         || viewer_writer_begin(vw) < 0
         || env_writer_begin(w, viewer_writer_data, vw) < 0
@@ -325,7 +347,7 @@ int wrap_body(const struct config *cfg, const struct config_template *t, struct 
         || env_writer_finish(w) < 0
         || viewer_writer_finish(vw) < 0
         || sink_write(&sink, buf_str(&tail), tail.len) < 0
-        || body_digest_final(sink.bd, info->digest) < 0)
+        || body_mac_final(sink.bm, info->digest) < 0)
         goto fail;
     info->body_size = sink.bytes;
     rc = 0;
@@ -335,7 +357,7 @@ fail:
         wrap_info_clear(info);
     env_writer_free(w);
     viewer_writer_free(vw);
-    body_digest_free(sink.bd);
+    body_mac_free(sink.bm);
     buf_free(&head);
     buf_free(&tail);
     errno = e;

@@ -19,7 +19,9 @@
  *
  * Errors: -1 with errno EFBIG (too big), ENOKEY (a recipient has no key
  * and random passphrases are off; info->reason says so), ENOMEM, EIO
- * (reading the spool or OpenSSL), or the out function's errno.  The
+ * (reading the spool or OpenSSL), or the out function's errno.  info->digest
+ * authenticates the body for a v=2 loop marker (marker_make_v2); it is
+ * MARKER_BODY_AUTH_LEN bytes, the size the v=1 SHA-256 digest had.  The
  * random passphrase in info is a secret: the caller sends it to the
  * sender and wipes info with wrap_info_clear().  Nothing here logs.
  */
@@ -35,12 +37,15 @@
 #include "message/model.h"
 #include "message/spool.h"
 
+_Static_assert(MARKER_BODY_AUTH_LEN == MARKER_DIGEST_LEN, "wrap_info.digest keeps its size");
+
 typedef int (*wrap_out_fn)(void *arg, const void *data, size_t len);
 
 struct wrap_info {
     char content_type[128];       /* the wrapper's Content-Type value */
     uint64_t body_size;           /* bytes of the body written */
-    unsigned char digest[MARKER_DIGEST_LEN];  /* body digest for the loop marker */
+    unsigned char digest[MARKER_BODY_AUTH_LEN];  /* the body's loop-marker MAC: nonce || GMAC
+                                                    tag, for marker_make_v2 (marker.h) */
     int has_random;               /* a random passphrase slot was added ... */
     char random_pass[ENV_RANDOM_PASS_SHOWN + 1];   /* ... opened by this (secret) */
     size_t nslots;                /* key slots written */
