@@ -1110,7 +1110,11 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
                 sc->run_open = 1;
             }
             k = n < SENS_MAX_TOKEN - t->len ? n : SENS_MAX_TOKEN - t->len;
-            memcpy(t->text + t->len, p + i, k);
+            /* the letters are read only by token_end(): not when the token
+             * ends right here with nothing open (see tok_done()) */
+            if (sc->nseq || sc->ib_active || sc->npending || t->ndigit || i + n == len
+                || (p[i + n] >= '0' && p[i + n] <= '9'))
+                memcpy(t->text + t->len, p + i, k);
             t->len += k;
             if (k < n)
                 t->toolong = 1;
