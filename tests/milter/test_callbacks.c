@@ -26,6 +26,7 @@
 #include "crypto/viewer.h"
 #include "message/codec.h"
 #include "milter/callbacks.h"
+#include "milter/context.h"
 #include "milter/gateway.h"
 #include "milter/smfi_ops.h"
 #include "util/buf.h"
@@ -35,6 +36,7 @@ static char path_conf[128], path_rules[128];
 static void *fake_priv;
 static struct buf ops;              /* one line per MTA operation */
 static struct buf newbody = BUF_INIT(64u << 20);  /* the body replacebody wrote */
+static struct buf last_marker = BUF_INIT(1024);   /* the value of the last marker added */
 static const char *fake_auth;
 static SMFICTX *const CTX = (SMFICTX *)&fake_priv;
 
@@ -60,6 +62,10 @@ static int fake_addheader(SMFICTX *ctx, char *n, char *v)
     (void)ctx;
     if (strcmp(n, "Content-Type") == 0 && strncmp(v, " multipart/mixed;", 17) == 0 && strstr(v, "boundary=\"=_mailseal_") != NULL)
         v = (char *)" (wrapper)";
+    if (strcmp(n, MARKER_HEADER) == 0) {
+        buf_reset(&last_marker);
+        buf_adds(&last_marker, v);
+    }
     buf_printf(&ops, "add %s:%s\n", n, strcmp(n, MARKER_HEADER) == 0 ? " (marker)" : v);
     return MI_SUCCESS;
 }
@@ -226,6 +232,7 @@ static int teardown(void **state)
     (void)state;
     gateway_shutdown();
     buf_free(&ops);
+    buf_free(&last_marker);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -374,6 +381,120 @@ static void test_loop_marker(void **state)
                                            "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
     }
     buf_free(&m);
+}
+
+/* v2_marker - a v=2 marker under this installation's key for body (with a fresh nonce) */
+static void v2_marker(const char *msgid, const char *rcpt, const char *body, time_t t, struct buf *out)
+{
+    struct gw_conf *gc = gateway_acquire();
+    struct body_mac *bm = body_mac_new(gc->cfg->loop_key, 32, NULL);
+    unsigned char auth[MARKER_BODY_AUTH_LEN];
+    const char *rcpts[] = { rcpt };
+
+    assert_non_null(bm);
+    assert_int_equal(body_mac_update(bm, body, strlen(body)), 0);
+    assert_int_equal(body_mac_final(bm, auth), 0);
+    body_mac_free(bm);
+    buf_init(out, 512);
+    buf_addc(out, ' ');
+    assert_int_equal(marker_make_v2(gc->cfg->loop_key, 32, t, msgid, rcpts, 1, auth, out), 0);
+    gateway_release(gc);
+}
+
+/* test_loop_marker_v2 - the marker the gateway adds is v=2 and lets the
+ * message pass next time (LF line ends too); on another body it is removed */
+static void test_loop_marker_v2(void **state)
+{
+    static const struct hdr h_first[] = { { "Subject", " [tag]" }, { "Message-ID", " <m2@example.com>" },
+                                          { NULL, NULL } };
+    struct buf m = BUF_INIT(1024);
+
+    (void)state;
+    assert_int_equal(run_message("<bob@partner.test>", h_first, "body\r\nline two\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    assert_true(strncmp(buf_str(&last_marker), " v=2; t=", 8) == 0);
+    assert_int_equal(buf_adds(&m, buf_str(&last_marker)), 0);
+    {
+        const struct hdr h[] = { { "Subject", " [tag]" }, { "Message-ID", " <m2@example.com>" },
+                                 { "X-Tag", " yes" }, { MARKER_HEADER, m.data }, { NULL, NULL } };
+
+        assert_int_equal(run_message("<bob@partner.test>", h, "body\nline two\n\n"), SMFIS_ACCEPT);
+        assert_string_equal(buf_str(&ops), "");
+        /* replayed on another body, or to another recipient: removed, inspected */
+        assert_int_equal(run_message("<bob@partner.test>", h, "body\r\nline 2\r\n"), SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 1\nadd X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+        assert_int_equal(run_message("<eve@evil.test>", h, "body\r\nline two\r\n"), SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 1\nadd X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    }
+    buf_free(&m);
+}
+
+/* test_loop_marker_cap - of many v=2 markers only MARKER_CHECK_MAX_MACS
+ * nonces are checked: a genuine marker among the first passes, one after
+ * four forged ones does not (all are removed, the message is inspected) */
+static void test_loop_marker_cap(void **state)
+{
+    struct buf forged[MARKER_CHECK_MAX_MACS], good;
+    struct hdr h[MARKER_CHECK_MAX_MACS + 3];
+    char want[512];
+    size_t n = 0, len = 0;
+
+    (void)state;
+    v2_marker("<m3@example.com>", "bob@partner.test", "body\r\n", time(NULL), &good);
+    for (size_t i = 0; i < MARKER_CHECK_MAX_MACS; i++)
+        v2_marker("<m3@example.com>", "bob@partner.test", "forged body\r\n", time(NULL), &forged[i]);
+    h[n++] = (struct hdr){ "Subject", " [tag]" };
+    h[n++] = (struct hdr){ "Message-ID", " <m3@example.com>" };
+    for (size_t i = 0; i < MARKER_CHECK_MAX_MACS; i++)
+        h[n++] = (struct hdr){ MARKER_HEADER, forged[i].data };
+    h[n++] = (struct hdr){ MARKER_HEADER, good.data };
+    h[n] = (struct hdr){ NULL, NULL };
+    assert_int_equal(run_message("<bob@partner.test>", h, "body\r\n"), SMFIS_CONTINUE);
+    for (size_t i = MARKER_CHECK_MAX_MACS + 1; i > 0; i--)
+        len += (size_t)snprintf(want + len, sizeof(want) - len, "del X-Mailseal-Loop %zu\n", i);
+    snprintf(want + len, sizeof(want) - len, "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    assert_string_equal(buf_str(&ops), want);
+    /* the genuine one first: it passes */
+    h[2] = (struct hdr){ MARKER_HEADER, good.data };
+    h[n - 1] = (struct hdr){ MARKER_HEADER, forged[0].data };
+    assert_int_equal(run_message("<bob@partner.test>", h, "body\r\n"), SMFIS_ACCEPT);
+    assert_string_equal(buf_str(&ops), "");
+    for (size_t i = 0; i < MARKER_CHECK_MAX_MACS; i++)
+        buf_free(&forged[i]);
+    buf_free(&good);
+}
+
+/* test_body_hashed_only_with_markers - no marker header: no marker check
+ * (the body is not hashed); an expired marker: a check that needs no body */
+static void test_body_hashed_only_with_markers(void **state)
+{
+    static const struct hdr h_none[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    struct buf old;
+    struct conn_ctx *cc;
+
+    (void)state;
+    v2_marker("<m4@example.com>", "bob@partner.test", "body\r\n", time(NULL) - 30 * 86400, &old);
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    assert_int_equal(start_message("<bob@partner.test>", h_none), SMFIS_CONTINUE);
+    cc = fake_priv;
+    assert_non_null(cc->cctx_msg);
+    assert_null(cc->cctx_msg->mctx_check);
+    assert_int_equal(finish_message("body\r\n"), SMFIS_CONTINUE);
+    assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    {
+        const struct hdr h[] = { { "Subject", " [tag]" }, { MARKER_HEADER, old.data }, { NULL, NULL } };
+
+        buf_reset(&ops);
+        assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+        cc = fake_priv;
+        assert_non_null(cc->cctx_msg->mctx_check);
+        assert_int_equal(marker_check_needs_body(cc->cctx_msg->mctx_check), 0);
+        assert_int_equal(finish_message("body\r\n"), SMFIS_CONTINUE);
+        assert_string_equal(buf_str(&ops), "del X-Mailseal-Loop 1\nadd X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    }
+    cb_close(CTX);
+    buf_free(&old);
 }
 
 static void test_abort_and_reuse(void **state)
@@ -632,6 +753,26 @@ static void test_actions(void **state)
         assert_non_null(strstr(buf_str(&plain), "X-Internal-Id: 7"));
         assert_true(plain.len > 13 && strcmp(buf_str(&plain) + plain.len - 13, "secret body\r\n") == 0);
         buf_free(&plain);
+        {
+            /* the wrapper's marker (its MAC made from the viewer's CR-free
+             * output) verifies against the wrapper body as it travels */
+            struct buf m = BUF_INIT(1024), wrapped = BUF_INIT(64u << 20);
+            struct hdr h_back[] = { { "Subject", " [seal] x" }, { MARKER_HEADER, NULL }, { NULL, NULL } };
+
+            assert_true(strncmp(buf_str(&last_marker), " v=2; t=", 8) == 0);
+            assert_int_equal(buf_adds(&m, buf_str(&last_marker)), 0);
+            assert_int_equal(buf_add(&wrapped, buf_str(&newbody), newbody.len), 0);
+            h_back[1].value = buf_str(&m);
+            assert_int_equal(run_message("<bob@partner.test>", h_back, buf_str(&wrapped)), SMFIS_ACCEPT);
+            assert_string_equal(buf_str(&ops), "");
+            /* one byte of the wrapper changed: inspected (and sealed) again */
+            wrapped.data[wrapped.len / 2] ^= 1;
+            buf_reset(&newbody);
+            assert_int_equal(run_message("<bob@partner.test>", h_back, buf_str(&wrapped)), SMFIS_CONTINUE);
+            assert_non_null(strstr(buf_str(&ops), "del X-Mailseal-Loop 1\n"));
+            buf_free(&m);
+            buf_free(&wrapped);
+        }
         /* a recipient without a passphrase, random passphrases off: 550 */
         assert_int_equal(run_message("<carol@other.test>", h_seal, "body\r\n"), SMFIS_REJECT);
         assert_string_equal(buf_str(&ops), "reply 550 5.7.1 Message must be encrypted, but a "
@@ -663,6 +804,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_loop_marker),
+        cmocka_unit_test(test_loop_marker_v2),
+        cmocka_unit_test(test_loop_marker_cap),
+        cmocka_unit_test(test_body_hashed_only_with_markers),
         cmocka_unit_test(test_abort_and_reuse),
         cmocka_unit_test(test_large_message_spills),
         cmocka_unit_test(test_spool_fault_tempfails),
