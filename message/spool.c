@@ -1,6 +1,11 @@
 /*
  * spool - a message's bytes in memory up to a limit, then in a private,
  * unlinked temporary file (see spool.h).
+ *
+ * In memory the bytes are kept in segments of SPOOL_SEG bytes, not one
+ * growing buffer: nothing is copied as the message grows, and no single
+ * allocation reaches malloc's mmap threshold, so a message does not map
+ * and fault in fresh pages (and unmap them again) each time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +18,14 @@
 #include "message/spool.h"
 #include "util/buf.h"
 
+#define SPOOL_SEG (64u * 1024)    /* bytes per memory segment */
+
 struct spool {
     char *dir;
     size_t mem_limit;
-    struct buf mem;       /* the bytes while in memory */
+    char **seg;           /* the bytes while in memory, SPOOL_SEG per segment */
+    size_t nseg, segcap;
+    size_t mem_len;       /* bytes in the segments */
     int fd;               /* -1 while in memory */
     uint64_t size;
     int failed;           /* errno of the first failure, 0 when healthy */
@@ -34,7 +43,6 @@ struct spool *spool_new(const char *dir, size_t mem_limit)
         return NULL;
     }
     sp->mem_limit = mem_limit;
-    buf_init(&sp->mem, mem_limit);
     sp->fd = -1;
     return sp;
 }
@@ -94,6 +102,47 @@ static int spool_fail(struct spool *sp)
     return -1;
 }
 
+/* mem_free - release the memory segments */
+static void mem_free(struct spool *sp)
+{
+    for (size_t i = 0; i < sp->nseg; i++)
+        free(sp->seg[i]);
+    free(sp->seg);
+    sp->seg = NULL;
+    sp->nseg = sp->segcap = 0;
+    sp->mem_len = 0;
+}
+
+/* mem_add - append len bytes to the segments; 0 or -1 (ENOMEM) */
+static int mem_add(struct spool *sp, const char *data, size_t len)
+{
+    while (len > 0) {
+        size_t at = sp->mem_len % SPOOL_SEG, take = SPOOL_SEG - at;
+
+        if (at == 0) {
+            if (sp->nseg == sp->segcap) {
+                size_t ncap = sp->segcap ? sp->segcap * 2 : 4;
+                char **ns = realloc(sp->seg, ncap * sizeof(*ns));
+
+                if (ns == NULL)
+                    return -1;
+                sp->seg = ns;
+                sp->segcap = ncap;
+            }
+            if ((sp->seg[sp->nseg] = malloc(SPOOL_SEG)) == NULL)
+                return -1;
+            sp->nseg++;
+        }
+        if (take > len)
+            take = len;
+        memcpy(sp->seg[sp->mem_len / SPOOL_SEG] + at, data, take);
+        sp->mem_len += take;
+        data += take;
+        len -= take;
+    }
+    return 0;
+}
+
 /* spool_write - append bytes, spilling to disk past the memory limit */
 int spool_write(struct spool *sp, const void *data, size_t len)
 {
@@ -101,18 +150,24 @@ int spool_write(struct spool *sp, const void *data, size_t len)
         errno = sp->failed;
         return -1;
     }
-    if (sp->fd < 0 && len <= sp->mem_limit - sp->mem.len) {
-        if (buf_add(&sp->mem, data, len) < 0)
+    if (sp->fd < 0 && len <= sp->mem_limit - sp->mem_len) {
+        if (mem_add(sp, data, len) < 0) {
+            errno = ENOMEM;
             return spool_fail(sp);
+        }
         sp->size += len;
         return 0;
     }
     if (sp->fd < 0) {
         if ((sp->fd = spool_tmpfile(sp->dir)) < 0)
             return spool_fail(sp);
-        if (spool_write_all(sp->fd, sp->mem.data, sp->mem.len) < 0)
-            return spool_fail(sp);
-        buf_free(&sp->mem);
+        for (size_t i = 0; i < sp->nseg; i++) {
+            size_t n = i + 1 < sp->nseg ? SPOOL_SEG : sp->mem_len - i * SPOOL_SEG;
+
+            if (spool_write_all(sp->fd, sp->seg[i], n) < 0)
+                return spool_fail(sp);
+        }
+        mem_free(sp);
     }
     if (spool_write_all(sp->fd, data, len) < 0)
         return spool_fail(sp);
@@ -128,7 +183,16 @@ ssize_t spool_pread(struct spool *sp, void *dst, size_t len, uint64_t off)
     if (len > sp->size - off)
         len = (size_t)(sp->size - off);
     if (sp->fd < 0) {
-        memcpy(dst, sp->mem.data + off, len);
+        char *d = dst;
+
+        for (size_t done = 0; done < len;) {
+            size_t at = (size_t)(off + done) % SPOOL_SEG, take = SPOOL_SEG - at;
+
+            if (take > len - done)
+                take = len - done;
+            memcpy(d + done, sp->seg[(size_t)(off + done) / SPOOL_SEG] + at, take);
+            done += take;
+        }
         return (ssize_t)len;
     }
     for (;;) {
@@ -158,7 +222,7 @@ void spool_free(struct spool *sp)
         return;
     if (sp->fd >= 0)
         close(sp->fd);
-    buf_free(&sp->mem);
+    mem_free(sp);
     free(sp->dir);
     free(sp);
 }

@@ -155,6 +155,45 @@ static void test_spill(void **state)
     assert_int_equal(new_fd(before), -1);    /* closed, so gone */
 }
 
+/* test_segments - in memory the bytes live in 64 KiB segments: writes of
+ * every size across segment ends, reads at every offset around them, then
+ * a spill that writes the segments out in order */
+static void test_segments(void **state)
+{
+    static const size_t sizes[] = { 1, 7, 65535, 1, 65536, 3, 65537, 100000, 4096 };
+    const size_t seg = 64 * 1024;
+    struct spool *sp;
+    size_t total = 0;
+
+    (void)state;
+    sp = spool_new("/tmp", 8u * seg);
+    assert_non_null(sp);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        assert_int_equal(write_pattern(sp, total, sizes[i]), 0);
+        total += sizes[i];
+    }
+    assert_int_equal(spool_in_file(sp), 0);
+    assert_int_equal(spool_size(sp), total);
+    check_read(sp, 0, total, total);
+    for (size_t k = 1; k <= 4; k++)
+        for (size_t d = 0; d < 6; d++) {
+            size_t off = k * seg - 3 + d, left = total - off;
+
+            check_read(sp, off, 1, 1);
+            check_read(sp, off, 7, 7);
+            check_read(sp, off, seg + 5, seg + 5 < left ? seg + 5 : left);
+        }
+    check_read(sp, total - 2, 10, 2);
+    /* past the limit: the segments go to the file in order */
+    assert_int_equal(write_pattern(sp, total, 8u * seg), 0);
+    total += 8u * seg;
+    assert_int_equal(spool_in_file(sp), 1);
+    assert_int_equal(spool_size(sp), total);
+    check_read(sp, 0, total, total);
+    check_read(sp, 3 * seg - 1, 2, 2);
+    spool_free(sp);
+}
+
 /* test_write_failure_sticks - after one failed write every write fails */
 static void test_write_failure_sticks(void **state)
 {
@@ -209,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_spill),
+        cmocka_unit_test(test_segments),
         cmocka_unit_test(test_write_failure_sticks),
         cmocka_unit_test(test_bad_directory),
     };
