@@ -12,7 +12,7 @@
  *   wrapper   the whole body the milter writes (milter/wrap.h,
  *             wrap_body()): the message read from its spool, the
  *             envelope, its base64 in the viewer page, the instructions
- *             part, the digest for the loop marker.
+ *             part, the body MAC (v=2, GMAC) for the loop marker.
  * Each is the median of REPS runs after one warm-up (default 41 for
  * 100 KB, 7 for 10 MB), in MB/s of original message (1 MB = 10^6 bytes,
  * as openssl counts).  Then `openssl speed -evp aes-256-gcm -bytes 65536
