@@ -63,7 +63,7 @@ SENDER = "ann@example.com"
 RCPT = "bob@example.net"              # external: the encrypt rule applies
 CHECK_RCPT = "bob@check.test"         # routed to the checking sink
 PASSPHRASE = "benchmark passphrase, not a secret"
-ALL_CONFIGS = ("bare", "null", "rules", "encrypt", "dkim", "null-inet", "rules-inet")
+ALL_CONFIGS = ("bare", "null", "rules", "encrypt", "dkim", "null-inet", "rules-inet", "encrypt-inet")
 INET_SIZES = (10,)                    # the inet: configurations run at these sizes only
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -20,6 +20,7 @@ sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr);
 sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
 sfsistat cb_envrcpt(SMFICTX *ctx, char **argv);
 sfsistat cb_header(SMFICTX *ctx, char *name, char *value);
+sfsistat cb_data(SMFICTX *ctx);
 sfsistat cb_eoh(SMFICTX *ctx);
 sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len);
 sfsistat cb_eom(SMFICTX *ctx);
