@@ -4,12 +4,16 @@
  * Receiving: headers are written to the spool exactly as the MTA handed
  * them ("Name:" + value, with SMFIP_HDR_LEADSPC so the value keeps its
  * spacing; folded lines rejoined with CRLF), then an empty line, then the
- * body chunks, so the spool holds the message byte for byte.  The body
- * digest for the loop marker is computed on the way.
+ * body chunks, so the spool holds the message byte for byte.  When the
+ * headers hold loop markers, end of headers starts one marker check
+ * (marker.h: parsed, in time, at most MARKER_CHECK_MAX_MACS v=2 nonces)
+ * and the body chunks feed it on the way; a message without markers is
+ * not hashed at all.
  *
  * End of message: a verified loop marker passes the message untouched;
  * unverified markers are removed; otherwise the model is built with the
- * rules' text sink, the rules decide, and apply_decision() acts.
+ * rules' text sink, the rules decide, and apply_decision() acts (a marker
+ * it adds gets its body MAC from the spool, msg_body_auth()).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "milter/apply.h"
 #include "milter/callbacks.h"
@@ -29,6 +35,7 @@
 
 #define MSGID_MAX 998
 #define MAX_RCPTS 100000
+#define BODY_READ (64u * 1024)   /* spool bytes read at a time for the body MAC */
 
 /* ctx_conn - the connection context of ctx */
 static struct conn_ctx *ctx_conn(SMFICTX *ctx)
@@ -71,7 +78,7 @@ void msg_reset(struct conn_ctx *cc)
     if (mc == NULL)
         return;
     spool_free(mc->mctx_spool);
-    body_digest_free(mc->mctx_digest);
+    marker_check_free(mc->mctx_check);
     msg_envelope_free(&mc->mctx_env);
     free(mc->mctx_msgid);
     for (size_t i = 0; i < CTX_MAX_MARKERS; i++)
@@ -200,8 +207,6 @@ sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     mc->mctx_env.from_external = !config_domain_is_internal(cfg, mc->mctx_env.from_domain);
     if ((mc->mctx_spool = spool_new(cfg->spool_dir, cfg->memory_limit)) == NULL)
         return ctx_fault(ctx, mc, "spool");
-    if ((mc->mctx_digest = body_digest_new()) == NULL)
-        return ctx_fault(ctx, mc, "body digest");
     return SMFIS_CONTINUE;
 }
 
@@ -296,10 +301,20 @@ sfsistat cb_eoh(SMFICTX *ctx)
     ctx_update_qid(ctx, mc);
     if (spool_write(mc->mctx_spool, "\r\n", 2) < 0)
         return ctx_fault(ctx, mc, "spool write");
+    mc->mctx_body_off = spool_size(mc->mctx_spool);
+    if (mc->mctx_nmarkers > 0 && mc->mctx_check == NULL) {
+        const struct config *cfg = mc->mctx_gc->cfg;
+        size_t kept = mc->mctx_nmarkers < CTX_MAX_MARKERS ? mc->mctx_nmarkers : CTX_MAX_MARKERS;
+
+        if ((mc->mctx_check = marker_check_new(cfg->loop_key, sizeof(cfg->loop_key),
+                                               (const char *const *)mc->mctx_markers, kept,
+                                               time(NULL), cfg->loop_max_age)) == NULL)
+            return ctx_fault(ctx, mc, "loop marker");
+    }
     return SMFIS_CONTINUE;
 }
 
-/* cb_body - spool a body chunk and feed the digest */
+/* cb_body - spool a body chunk and feed the marker check, if any */
 sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
     struct conn_ctx *cc = ctx_conn(ctx);
@@ -309,8 +324,9 @@ sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
         return SMFIS_TEMPFAIL;
     if (spool_write(mc->mctx_spool, chunk, len) < 0)
         return ctx_fault(ctx, mc, "spool write");
-    if (body_digest_update(mc->mctx_digest, chunk, len) < 0)
-        return ctx_fault(ctx, mc, "body digest");
+    if (marker_check_needs_body(mc->mctx_check)
+        && marker_check_update(mc->mctx_check, chunk, len) < 0)
+        return ctx_fault(ctx, mc, "loop marker");
     return SMFIS_CONTINUE;
 }
 
@@ -325,11 +341,42 @@ static const char **rcpt_list(const struct msg_envelope *env)
     return v;
 }
 
-/* eom_check_markers - 1: a marker verified; 0: none did (removed); -1: fault */
-static int eom_check_markers(SMFICTX *ctx, struct msg_ctx *mc,
-                             const unsigned char digest[MARKER_DIGEST_LEN])
+/* msg_body_auth - the v=2 loop-marker MAC of the body in the spool */
+int msg_body_auth(struct msg_ctx *mc, unsigned char auth[MARKER_BODY_AUTH_LEN])
 {
     const struct config *cfg = mc->mctx_gc->cfg;
+    struct body_mac *bm = body_mac_new(cfg->loop_key, sizeof(cfg->loop_key), NULL);
+    unsigned char *chunk = malloc(BODY_READ);
+    uint64_t off = mc->mctx_body_off, size = spool_size(mc->mctx_spool);
+    int rc = -1;
+
+    if (bm == NULL || chunk == NULL)
+        goto out;
+    while (off < size) {
+        size_t want = size - off < BODY_READ ? (size_t)(size - off) : BODY_READ;
+        ssize_t n = spool_pread(mc->mctx_spool, chunk, want, off);
+
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            goto out;
+        }
+        if (body_mac_update(bm, chunk, (size_t)n) < 0)
+            goto out;
+        off += (uint64_t)n;
+    }
+    rc = body_mac_final(bm, auth);
+out:
+    if (chunk != NULL)
+        OPENSSL_cleanse(chunk, BODY_READ);
+    free(chunk);
+    body_mac_free(bm);
+    return rc;
+}
+
+/* eom_check_markers - 1: a marker verified; 0: none did (removed); -1: fault */
+static int eom_check_markers(SMFICTX *ctx, struct msg_ctx *mc)
+{
     const char **rcpts;
     size_t kept = mc->mctx_nmarkers < CTX_MAX_MARKERS ? mc->mctx_nmarkers : CTX_MAX_MARKERS;
 
@@ -338,10 +385,8 @@ static int eom_check_markers(SMFICTX *ctx, struct msg_ctx *mc,
     if ((rcpts = rcpt_list(&mc->mctx_env)) == NULL)
         return -1;
     for (size_t i = 0; i < kept; i++) {
-        enum marker_status st = marker_verify(cfg->loop_key, sizeof(cfg->loop_key),
-                                              mc->mctx_markers[i], time(NULL),
-                                              cfg->loop_max_age, mc->mctx_msgid,
-                                              rcpts, mc->mctx_env.nrcpts, digest);
+        enum marker_status st = marker_check_status(mc->mctx_check, i, mc->mctx_msgid,
+                                                    rcpts, mc->mctx_env.nrcpts);
 
         if (st == MARKER_VALID) {
             free(rcpts);
@@ -361,7 +406,6 @@ sfsistat cb_eom(SMFICTX *ctx)
 {
     struct conn_ctx *cc = ctx_conn(ctx);
     struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
-    unsigned char digest[MARKER_DIGEST_LEN];
     struct decision d;
     sfsistat st;
     int r;
@@ -370,9 +414,7 @@ sfsistat cb_eom(SMFICTX *ctx)
         return SMFIS_TEMPFAIL;
     ctx_update_qid(ctx, mc);
     memset(&d, 0, sizeof(d));
-    if (body_digest_final(mc->mctx_digest, digest) < 0) {
-        st = ctx_fault(ctx, mc, "body digest");
-    } else if ((r = eom_check_markers(ctx, mc, digest)) < 0) {
+    if ((r = eom_check_markers(ctx, mc)) < 0) {
         st = ctx_fault(ctx, mc, "loop marker");
     } else if (r == 1) {
         log_info(mc->mctx_qid, "loop marker verified: produced by this gateway, passed untouched");
@@ -381,7 +423,7 @@ sfsistat cb_eom(SMFICTX *ctx)
                       mc->mctx_incomplete, &d) < 0) {
         st = ctx_fault(ctx, mc, "message model and rules");
     } else {
-        st = apply_decision(ctx, cc, d.model, &d.res, digest);
+        st = apply_decision(ctx, cc, d.model, &d.res, NULL);   /* body MAC when marking */
     }
     decision_free(&d);
     msg_reset(cc);
