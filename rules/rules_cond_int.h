@@ -102,6 +102,14 @@ int rules_scan_pgp_inline(const struct rules_scan *scan);
  * matchers (body and subject), NULL when scan is NULL (rules_scan.c) */
 struct kw_scratch;
 struct kw_scratch *rules_scan_scratch(struct rules_scan *scan);
+/* rules_scratch_pool_new - a lock-protected store of phrase matcher
+ * scratches for a ruleset's scans to reuse (allocating a Hyperscan scratch
+ * per message is costly); NULL: ENOMEM.  rules_scratch_pool_free() frees
+ * the scratches in it, after every scan of the ruleset is freed
+ * (rules_scan.c) */
+struct rules_scratch_pool;
+struct rules_scratch_pool *rules_scratch_pool_new(void);
+void rules_scratch_pool_free(struct rules_scratch_pool *pool);
 /* rules_bool_parse - true or false into c->arg (1 or 0); -1 after reporting
  * at arg, naming the condition what */
 int rules_bool_parse(const char *what, struct rule_cond *c, const struct ynode *arg,

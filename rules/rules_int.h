@@ -135,6 +135,7 @@ struct ruleset {
     struct kw_multi *kw_subject;  /* the phrases looked for in the subject, owner: subject slot */
     size_t nsubj;             /* subject slots */
     struct sens_set *sens;    /* the sensitive_info entries (NULL: none used), owned */
+    struct rules_scratch_pool *pool;  /* scratches the scans reuse (NULL: none kept), owned */
 };
 
 extern const struct rules_cond_kind rules_cond_kinds[];

@@ -92,6 +92,7 @@ void rules_free(struct ruleset *rs)
     kw_multi_free(rs->kw_text);
     kw_multi_free(rs->kw_subject);
     sens_set_free(rs->sens);
+    rules_scratch_pool_free(rs->pool);
     free(rs);
 }
 
@@ -796,5 +797,6 @@ struct ruleset *rules_load(const char *path, struct diag *d)
     }
     if (ld.rs->n > 1)
         qsort(ld.rs->rules, ld.rs->n, sizeof(*ld.rs->rules), ld_prio_cmp);
+    ld.rs->pool = rules_scratch_pool_new();   /* NULL: each scan allocates its own */
     return ld.rs;
 }

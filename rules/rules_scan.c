@@ -39,11 +39,16 @@
  * space, then "-----BEGIN PGP MESSAGE-----"), for already_encrypted
  * (rules_cond_enc.c, through rules_scan_pgp_inline()).
  *
+ * The phrase matchers' scratch (a Hyperscan scratch, costly to allocate)
+ * is taken from the ruleset's pool and given back when the scan is freed,
+ * so a scan allocates one only when every kept one is in use.
+ *
  * A failure while scanning (ENOMEM) does not stop the model: it is kept
  * in the scan and reported by the evaluation of a body condition.  The
  * scan is owned by the caller and released by rules_scan_free().
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +62,13 @@
 #define RULES_SCAN_NORM_MAX (64u * 1024 * 1024)
 #define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
 #define PGP_SKIP_MAX 1024u        /* bytes of leading white space looked past */
+#define SCRATCH_POOL_MAX 64       /* scratches a ruleset keeps for reuse */
+
+struct rules_scratch_pool {
+    pthread_mutex_t lock;
+    struct kw_scratch *s[SCRATCH_POOL_MAX];
+    size_t n;
+};
 
 struct rules_scan {
     const struct ruleset *rs;
@@ -334,6 +346,64 @@ static void scan_part_end(void *arg, const struct msg_part *part)
     scan_reset_part(scan, NULL);
 }
 
+/* rules_scratch_pool_new - an empty pool */
+struct rules_scratch_pool *rules_scratch_pool_new(void)
+{
+    struct rules_scratch_pool *pool = calloc(1, sizeof(*pool));
+
+    if (pool != NULL && pthread_mutex_init(&pool->lock, NULL) != 0) {
+        free(pool);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pool;
+}
+
+/* rules_scratch_pool_free - release the pool and the scratches in it */
+void rules_scratch_pool_free(struct rules_scratch_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    for (size_t i = 0; i < pool->n; i++)
+        kw_scratch_free(pool->s[i]);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}
+
+/* scratch_get - a scratch for both phrase matchers of rs: a kept one, or new */
+static struct kw_scratch *scratch_get(const struct ruleset *rs)
+{
+    struct kw_scratch *sc = NULL;
+
+    if (rs->pool != NULL) {
+        pthread_mutex_lock(&rs->pool->lock);
+        if (rs->pool->n > 0)
+            sc = rs->pool->s[--rs->pool->n];
+        pthread_mutex_unlock(&rs->pool->lock);
+        if (sc != NULL)
+            return sc;
+    }
+    if ((sc = kw_scratch_new(rs->kw_text)) != NULL && kw_scratch_grow(sc, rs->kw_subject) < 0) {
+        kw_scratch_free(sc);
+        sc = NULL;
+    }
+    return sc;
+}
+
+/* scratch_put - keep sc for the next scan of rs, or free it */
+static void scratch_put(const struct ruleset *rs, struct kw_scratch *sc)
+{
+    if (sc != NULL && rs != NULL && rs->pool != NULL) {
+        pthread_mutex_lock(&rs->pool->lock);
+        if (rs->pool->n < SCRATCH_POOL_MAX) {
+            rs->pool->s[rs->pool->n++] = sc;
+            sc = NULL;
+        }
+        pthread_mutex_unlock(&rs->pool->lock);
+    }
+    kw_scratch_free(sc);
+}
+
 /* rules_scan_new - the per-message scan state for ruleset rs */
 struct rules_scan *rules_scan_new(const struct ruleset *rs)
 {
@@ -352,8 +422,7 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
         || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL
-        || (rs != NULL && ((scan->kws = kw_scratch_new(rs->kw_text)) == NULL
-                           || kw_scratch_grow(scan->kws, rs->kw_subject) < 0))
+        || (rs != NULL && (scan->kws = scratch_get(rs)) == NULL)
         || (rs != NULL && rs->sens != NULL && (scan->sens = sens_scan_new(rs->sens)) == NULL)) {
         rules_scan_free(scan);
         return NULL;
@@ -376,7 +445,7 @@ void rules_scan_free(struct rules_scan *scan)
         free(scan->excerpt[i]);
     free(scan->excerpt);
     free(scan->hit);
-    kw_scratch_free(scan->kws);
+    scratch_put(scan->rs, scan->kws);
     if (scan->md != NULL)
         rules_re_match_data_free(scan->md);
     sens_scan_free(scan->sens);
