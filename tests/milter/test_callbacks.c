@@ -435,7 +435,7 @@ static void test_loop_marker_v2(void **state)
 static void test_loop_marker_cap(void **state)
 {
     struct buf forged[MARKER_CHECK_MAX_MACS], good;
-    struct hdr h[MARKER_CHECK_MAX_MACS + 3];
+    struct hdr h[MARKER_CHECK_MAX_MACS + 4];
     char want[512];
     size_t n = 0, len = 0;
 
