@@ -79,8 +79,8 @@ uint64_t viewer_size(const struct viewer_template *t, uint64_t envelope_len);
  * when the page has no first block or a block has no end tag (-1 EINVAL: bad arguments) */
 int viewer_envelope_block(const char *html, size_t len, size_t *pos, size_t *start, size_t *end);
 /* viewer_b64_encode - the base64 of len bytes into out (4 * ((len + 2) / 3) bytes, no NUL,
- * no line breaks), byte for byte EVP_EncodeBlock's; simd 0 forces the portable encoder; the
- * number of characters written */
+ * no line breaks), byte for byte EVP_EncodeBlock's; simd caps the encoder (0 portable,
+ * 1 SSSE3, 2 AVX2; never more than the CPU runs); the number of characters written */
 size_t viewer_b64_encode(char *out, const unsigned char *in, size_t len, int simd);
 /* viewer_script_hash - the base64 SHA-256 of the page's inline script, as in its CSP
  * (out: at least 45 bytes); 0 or -1 EIO */
