@@ -137,6 +137,10 @@ struct sens_set {
     spos max_kwcp;
     uint16_t fresh;           /* the state after a boundary with no keyword under way */
     uint16_t *fresh2;         /* [class1 * nclass + class2]: from fresh, after two classes */
+    /* lazy scanning (see lazy_push()): 0 when off (custom types) */
+    size_t lazy_cap;          /* bytes of look-back kept */
+    spos lazy_reach;          /* code points a keyword hit can matter before a candidate */
+    size_t lazy_depth;        /* symbols of the longest keyword: the automaton's memory */
 };
 
 struct tok {
@@ -206,6 +210,16 @@ struct sens_scan {
     pcre2_match_data **md;
     int truncated;
     int reference;            /* sens_scan_reference(): no fast paths */
+    /* lazy scanning: text kept back while nothing is open and no digit came */
+    int lazy;                 /* text goes to lb, not through the machines */
+    int catching;             /* lb is being scanned: no lazy mode inside */
+    unsigned char *lb;        /* set->lazy_cap bytes */
+    size_t lblen;
+    spos lb_cp0;              /* code point index of lb[0] */
+    int lb_exact;             /* the lz_* state below is the one at lb[0] */
+    size_t lz_ac;
+    int lz_pb, lz_run_open;
+    char lz_sep;
 };
 
 /* sens_builtin_name - the i-th built-in type name */
@@ -585,6 +599,26 @@ int sens_set_compile(struct sens_set *set, struct sens_error *err)
 
         for (size_t c2 = 0; c2 < set->nclass; c2++)
             set->fresh2[c1 * set->nclass + c2] = set->delta[s1 * set->nclass + c2];
+    }
+    /* lazy scanning needs every match to come from the tokenizer, so none
+     * with custom types; a keyword hit matters to a candidate within the
+     * largest proximity (plus the keyword and a token before the digit) */
+    if (set->ncustom == 0) {
+        spos prox = 0;
+
+        for (size_t i = 0; i < set->nentries; i++)
+            if (set->entries[i].nkw > 0 && (spos)set->entries[i].prox > prox)
+                prox = (spos)set->entries[i].prox;
+        set->lazy_reach = prox + set->max_kwcp + SENS_MAX_TOKEN + 8;
+        set->lazy_depth = 0;
+        for (size_t i = 0; i < set->nentries; i++)
+            for (size_t k = 0; k < set->entries[i].nkw; k++) {
+                size_t cp, n = kw_symbols(set, set->entries[i].kw[k], sym, &cp);
+
+                if (n > set->lazy_depth)
+                    set->lazy_depth = n;
+            }
+        set->lazy_cap = 4 * ((size_t)set->lazy_reach + set->lazy_depth) + 256;
     }
     if (!(set->mctx = pcre2_match_context_create(NULL)))
         return set_err(err, ENOMEM, -1, "out of memory");
@@ -1076,14 +1110,18 @@ static size_t letter_run(const unsigned char *p, size_t len)
     return n;
 }
 
-/* scan_bytes - the tokenizer and the keyword automaton over text */
-static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
+static void lazy_enter(struct sens_scan *sc);
+
+/* scan_bytes - the tokenizer and the keyword automaton over text; the
+ * bytes used: all, or fewer when the scan turned lazy (see lazy_push()) */
+static size_t scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
 {
     const struct sens_set *set = sc->set;
     const unsigned char *cls = set->cls;
     const uint16_t *delta = set->delta;
     size_t ncl = set->nclass, ac = sc->ac;
     int pb = sc->prev_bound;
+    int lazy_ok = set->lazy_cap > 0 && !sc->reference && !sc->catching;
     spos pos = sc->pos;         /* sc->pos is brought up to date before calls */
     struct tok *t = &sc->cur;
 
@@ -1130,7 +1168,6 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             i += n - 1;
             continue;
         }
-
         if ((b & 0xc0) != 0x80)
             pos++;
         else
@@ -1152,24 +1189,26 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
                 t->toolong = 1;
             if (b <= '9')
                 t->ndigit++;
-        } else {
-            sc->pos = pos;
-            if (b == ' ' || b == '-') {
-                if (sc->in_tok) {
-                    t->end = cur;
-                    tok_done(sc);
-                    sc->pending_sep = (char)b;
-                } else if (sc->pending_sep) {
-                    run_break(sc);
-                }
-            } else {
-                if (sc->in_tok) {
-                    t->end = cur;
-                    tok_done(sc);
-                }
-                if (sc->run_open)
-                    run_break(sc);
+            pb = 0;
+            ac = delta[ac * ncl + c];
+            continue;
+        }
+        sc->pos = pos;
+        if (b == ' ' || b == '-') {
+            if (sc->in_tok) {
+                t->end = cur;
+                tok_done(sc);
+                sc->pending_sep = (char)b;
+            } else if (sc->pending_sep) {
+                run_break(sc);
             }
+        } else {
+            if (sc->in_tok) {
+                t->end = cur;
+                tok_done(sc);
+            }
+            if (sc->run_open)
+                run_break(sc);
         }
         /* keyword automaton; runs of boundaries count once */
         if (c != CLS_BOUND) {
@@ -1179,18 +1218,187 @@ static void scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
             pb = 1;
             if (ac == 0 && !sc->reference) {
                 ac = set->fresh;        /* delta[0][CLS_BOUND], a state without outputs */
-                continue;
+            } else {
+                ac = delta[ac * ncl + CLS_BOUND];
+                if (set->out_head[ac] || set->dict[ac]) {
+                    sc->pos = pos;
+                    ac_report(sc, ac, cur);
+                }
             }
-            ac = delta[ac * ncl + CLS_BOUND];
-            if (set->out_head[ac] || set->dict[ac]) {
-                sc->pos = pos;
-                ac_report(sc, ac, cur);
-            }
+        }
+        if (lazy_ok && !sc->nseq && !sc->ib_active && !sc->npending) {
+            /* nothing open: what follows waits in lb for a digit */
+            sc->pos = pos;
+            sc->ac = ac;
+            sc->prev_bound = pb;
+            lazy_enter(sc);
+            return i + 1;
         }
     }
     sc->pos = pos;
     sc->ac = ac;
     sc->prev_bound = pb;
+    return len;
+}
+
+/* cp_count - code points (bytes that are not UTF-8 continuation bytes) in p[0..n) */
+static spos cp_count(const unsigned char *p, size_t n)
+{
+    spos c = 0;
+    size_t i = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, p + i, 8);
+        /* continuation bytes: bit 7 set, bit 6 clear */
+        c += 8 - (spos)__builtin_popcountll(w & ~(w << 1) & W_HIGH);
+    }
+#endif
+    for (; i < n; i++)
+        c += (p[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* digit_at - the index of the first ASCII digit in p[0..n), n when none */
+static size_t digit_at(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, x, d;
+
+        memcpy(&w, p + i, 8);
+        /* 0x30..0x39 with bit 7 clear: x + 0x50 reaches bit 7, x + 0x46 does not */
+        x = w & ~W_HIGH;
+        d = (x + 0x50 * W_ONES) & ~(x + 0x46 * W_ONES) & ~w & W_HIGH;
+        if (d != 0)
+            return i + (size_t)__builtin_ctzll(d) / 8;
+    }
+#endif
+    for (; i < n; i++)
+        if (p[i] >= '0' && p[i] <= '9')
+            return i;
+    return n;
+}
+
+/*
+ * Lazy scanning.  While no digit group, IBAN or pending match is open, text
+ * without an ASCII digit cannot produce a match, and a keyword hit in it
+ * matters only to a match that comes within the proximity after it.  So
+ * after a boundary with nothing open, the scan stops running its machines:
+ * the text is kept in lb (the look-back), searched only for a digit.  When
+ * one comes, lb is scanned as usual first (from the state saved when the
+ * scan turned lazy), then the text from the digit on.  When lb is full its
+ * oldest bytes are dropped, keeping at least lazy_reach code points and,
+ * before them, lazy_depth letters, digits or non-ASCII bytes; a later scan
+ * of lb then starts from the automaton's root with nothing open: every hit
+ * it reports is a real one (the automaton's state is a suffix of the true
+ * one, equal to it after lazy_depth symbols), the hits it misses end before
+ * the last lazy_reach code points, out of every entry's proximity of any
+ * later match, and a token cut at the front is too long to be a candidate
+ * (or ends before the digit).  Keyword hits are remembered only to upgrade
+ * later matches (no match is pending in lazy mode), and the nearest one
+ * before a match is always among those remembered, so the results are
+ * those of the byte-by-byte scan.  When no such front exists (runs of
+ * punctuation or of continuation bytes), lb is scanned at once instead.
+ */
+
+/* lazy_enter - turn lazy at the current position, saving the state there */
+static void lazy_enter(struct sens_scan *sc)
+{
+    sc->lz_ac = sc->ac;
+    sc->lz_pb = sc->prev_bound;
+    sc->lz_run_open = sc->run_open;
+    sc->lz_sep = sc->pending_sep;
+    sc->lb_cp0 = sc->pos;
+    sc->lblen = 0;
+    sc->lb_exact = 1;
+    sc->lazy = 1;
+}
+
+/* lazy_catch_up - scan lb through the machines and leave lazy mode */
+static void lazy_catch_up(struct sens_scan *sc)
+{
+    if (sc->lb_exact) {
+        sc->ac = sc->lz_ac;
+        sc->prev_bound = sc->lz_pb;
+        sc->run_open = sc->lz_run_open;
+        sc->pending_sep = sc->lz_sep;
+    } else {
+        sc->ac = 0;
+        sc->prev_bound = 0;
+        sc->run_open = 0;
+        sc->pending_sep = 0;
+    }
+    sc->in_tok = 0;
+    sc->pos = sc->lb_cp0;
+    sc->lazy = 0;
+    sc->catching = 1;
+    scan_bytes(sc, sc->lb, sc->lblen);
+    sc->catching = 0;
+    sens_wipe(sc->lb, sc->lblen);
+    sc->lblen = 0;
+}
+
+/* lazy_trim - drop the oldest bytes of a full lb (see above); 0 when no
+ * front keeps what a later scan needs */
+static int lazy_trim(struct sens_scan *sc)
+{
+    const struct sens_set *set = sc->set;
+    size_t i = sc->lblen, nsym = 0;
+    spos cps = 0;
+
+    while (i > 0 && cps < set->lazy_reach)
+        cps += (sc->lb[--i] & 0xc0) != 0x80;
+    while (i > 0 && nsym < set->lazy_depth) {
+        unsigned char b = sc->lb[--i];
+
+        nsym += b >= 0x80 || is_alnum(b);
+    }
+    if (cps < set->lazy_reach || nsym < set->lazy_depth || i == 0)
+        return 0;
+    sc->lb_cp0 += cp_count(sc->lb, i);
+    sens_wipe(sc->lb, i);
+    memmove(sc->lb, sc->lb + i, sc->lblen - i);
+    sc->lblen -= i;
+    sc->lb_exact = 0;
+    return 1;
+}
+
+/* lazy_push - keep text up to its first digit in lb; at a digit (or when
+ * lb cannot be trimmed) scan lb and leave lazy mode.  The bytes used. */
+static size_t lazy_push(struct sens_scan *sc, const unsigned char *p, size_t len)
+{
+    size_t d = digit_at(p, len), off = 0, cap = sc->set->lazy_cap;
+
+    while (off < d) {
+        size_t take = d - off < cap - sc->lblen ? d - off : cap - sc->lblen;
+
+        memcpy(sc->lb + sc->lblen, p + off, take);
+        sc->lblen += take;
+        off += take;
+        if (off < d && sc->lblen == cap && !lazy_trim(sc)) {
+            lazy_catch_up(sc);
+            return off;
+        }
+    }
+    if (d < len)
+        lazy_catch_up(sc);
+    return d;
+}
+
+/* scan_text - the machines over text, lazily where they may be */
+static void scan_text(struct sens_scan *sc, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        size_t used = sc->lazy ? lazy_push(sc, p, len) : scan_bytes(sc, p, len);
+
+        p += used;
+        len -= used;
+    }
 }
 
 /* count_cp - code points in s[0..n) */
@@ -1333,7 +1541,10 @@ struct sens_scan *sens_scan_new(const struct sens_set *set)
     sc->md = calloc(set->ncustom ? set->ncustom : 1, sizeof(*sc->md));
     if (set->ncustom)
         sc->win = malloc(WIN_CAP);
-    if (!sc->es || !sc->cust_next || !sc->md || (set->ncustom && !sc->win)) {
+    if (set->lazy_cap)
+        sc->lb = malloc(set->lazy_cap);
+    if (!sc->es || !sc->cust_next || !sc->md || (set->ncustom && !sc->win)
+        || (set->lazy_cap && !sc->lb)) {
         sens_scan_free(sc);
         errno = ENOMEM;
         return NULL;
@@ -1368,27 +1579,38 @@ void sens_scan_push(struct sens_scan *sc, const char *text, size_t len)
         /* interleave so custom matches see keyword hits soon after them */
         while (len > 0) {
             size_t take = len < SENS_CUSTOM_SLICE ? len : SENS_CUSTOM_SLICE;
-            scan_bytes(sc, (const unsigned char *)text, take);
+            scan_text(sc, (const unsigned char *)text, take);
             custom_push(sc, text, take);
             text += take;
             len -= take;
         }
     } else {
-        scan_bytes(sc, (const unsigned char *)text, len);
+        scan_text(sc, (const unsigned char *)text, len);
     }
 }
 
 /* sens_scan_part_end - finishes the part: last token, last matches, pending */
 void sens_scan_part_end(struct sens_scan *sc)
 {
+    int was_lazy;
+
     if (!sc)
         return;
+    if ((was_lazy = sc->lazy)) {
+        /* nothing is open and no hit in lb can reach a match: skip it */
+        sc->pos = sc->lb_cp0 + cp_count(sc->lb, sc->lblen);
+        sens_wipe(sc->lb, sc->lblen);
+        sc->lblen = 0;
+        sc->lazy = 0;
+        sc->in_tok = 0;
+    }
     if (sc->in_tok) {
         sc->cur.end = sc->pos;
         token_end(sc);
     }
     run_break(sc);
-    ac_feed(sc, CLS_BOUND, sc->pos);
+    if (!was_lazy)
+        ac_feed(sc, CLS_BOUND, sc->pos);
     if (sc->set->ncustom)
         custom_run(sc, 1);
     for (size_t e = 0; e < sc->set->nentries; e++) {
@@ -1482,6 +1704,10 @@ void sens_scan_free(struct sens_scan *sc)
     if (sc->win) {
         sens_wipe(sc->win, WIN_CAP);
         free(sc->win);
+    }
+    if (sc->lb) {
+        sens_wipe(sc->lb, sc->lblen);
+        free(sc->lb);
     }
     free(sc->cust_next);
     if (sc->es) {

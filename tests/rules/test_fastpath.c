@@ -40,7 +40,7 @@ static const char *const pieces[] = {
     "0", "7", "12", "123", "1234", "12345", "123456", "1234567", "4539148803436467",
     "4539 1488 0343 6467", "4539-1488-0343-6467", "5529 1234 5678 9016", "3412 345678 90127",
     "DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB29 NWBK 6016 1331 9268 19",
-    "FR1420041010050500013M02606", "078-05-1120", "078 05 1120", "078051120", "219-09-9999",
+    "FR1420041010050500013M02606", "536-22-1234", "536 22 1234", "536221234", "219-09-9999",
     "12 345 678 901", "011000015", "4111 1111 1111 1111 2024",
     "\xc3\xa9", "\xc3\x89", "e\xcc\x81", "\xcc\x81", "\xef\xac\x81", "\xc2\xa0", "\xe2\x80\x8b",
     "\xe4\xb8\xad\xe6\x96\x87", "\xf0\x9f\x98\x80", "\xe2\x80\xa8", "\xc2\xad", "\xef\xbb\xbf",
@@ -208,12 +208,177 @@ static void test_sens_random(void **state)
     sens_set_free(set);
 }
 
+/* Long digit-free stretches (the scan's lazy mode and its look-back), with
+ * now and then a candidate, keywords near and far, and runs that leave
+ * the look-back no safe front (punctuation, continuation bytes). */
+static const char *const calm[] = {
+    "the ", "of ", "and ", "meeting ", "a ", "project update ", "thanks, ", "please. ",
+    "credit card ", "card number: ", "iban ", "ssn ", "social security ", "routing ", "visa ",
+    "bank details ", "steuer-id ", "\xc3\xa9t\xc3\xa9 ", "\xe4\xb8\xad\xe6\x96\x87 ",
+    "Cr\xc3\xa9" "dit ", "x-y-z ", "de ", "gb ", "fr ",
+};
+static const char *const rare[] = {
+    "4539 1488 0343 6467", "4539148803436467", "DE89 3704 0044 0532 0130 00",
+    "GB29NWBK60161331926819", "536-22-1234", "536 22 1234", "12 345 678 901", "011000015",
+    "de89", "7", "12-34", "5529-1234-5678-9016 ", "credit card 4539 1488 0343 6467",
+};
+
+/* gen_calm - up to max bytes of calm text with rare candidates and, in one
+ * case of 8, a run with no safe front */
+static size_t gen_calm(uint64_t *st, char *out, size_t max)
+{
+    size_t n = 0, want = rnd(st) % max;
+
+    while (n + 600 < want) {
+        uint32_t r = rnd(st) % 1000;
+        const char *p;
+
+        if (r < 15) {
+            p = rare[rnd(st) % (sizeof(rare) / sizeof(rare[0]))];
+        } else if (r < 17) {
+            size_t run = 100 + rnd(st) % 400;
+            char fill = r == 15 ? '=' : (char)0x80;
+
+            memset(out + n, fill, run);
+            n += run;
+            continue;
+        } else {
+            p = calm[rnd(st) % (sizeof(calm) / sizeof(calm[0]))];
+        }
+        memcpy(out + n, p, strlen(p));
+        n += strlen(p);
+    }
+    return n;
+}
+
+/* small_set - short proximities, so the look-back is small and is trimmed */
+static struct sens_set *small_set(void)
+{
+    static const char *const kw[] = { "card", "iban", "credit card", "bank details", "ssn" };
+    struct sens_set *set = sens_set_new();
+    struct sens_error err;
+
+    assert_non_null(set);
+    assert_true(sens_set_add(set, "credit_card", kw, 5, 2, &err) >= 0);
+    assert_true(sens_set_add(set, "iban", kw, 5, 0, &err) >= 0);
+    assert_true(sens_set_add(set, "us_ssn", kw, 5, 12, &err) >= 0);
+    assert_true(sens_set_add(set, "aba_routing", NULL, 0, 40, &err) >= 0);
+    assert_true(sens_set_add(set, "de_tax_id", NULL, 0, 30, &err) >= 0);
+    assert_int_equal(sens_set_compile(set, &err), 0);
+    return set;
+}
+
+/* compare - fast and reference scans of the same text (two parts, the
+ * first of part bytes) agree; the HIGH matches */
+static size_t compare(const struct sens_set *set, const char *text, size_t len, size_t part,
+                      uint64_t st, unsigned long c)
+{
+    size_t hits = 0;
+    struct sens_scan *a = scan_case(set, text, len, part, 0, st ^ 1);
+    struct sens_scan *b = scan_case(set, text, len, part, 1, st ^ 2);
+
+    for (size_t e = 0; e < sens_set_entries(set); e++) {
+        for (int conf = SENS_LOW; conf <= SENS_HIGH; conf++)
+            if (sens_scan_count(a, e, (enum sens_conf)conf)
+                != sens_scan_count(b, e, (enum sens_conf)conf))
+                fail_msg("case %lu entry %zu conf %d: %zu fast, %zu reference", c, e, conf,
+                         sens_scan_count(a, e, (enum sens_conf)conf),
+                         sens_scan_count(b, e, (enum sens_conf)conf));
+        assert_int_equal(sens_scan_excerpts(a, e), sens_scan_excerpts(b, e));
+        for (size_t i = 0; i < sens_scan_excerpts(a, e); i++) {
+            enum sens_conf ca, cb;
+
+            assert_string_equal(sens_scan_excerpt(a, e, i, &ca), sens_scan_excerpt(b, e, i, &cb));
+            assert_int_equal(ca, cb);
+        }
+        hits += sens_scan_count(a, e, SENS_HIGH);
+    }
+    sens_scan_free(a);
+    sens_scan_free(b);
+    return hits;
+}
+
+/* test_sens_lazy - long calm texts: the lazy scan and its look-back */
+static void test_sens_lazy(void **state)
+{
+    static char text[64 * 1024];
+    struct sens_set *sets[2] = { small_set(), all_set() };
+    size_t high = 0;
+
+    (void)state;
+    for (unsigned long c = 0; c < 600; c++) {
+        uint64_t st = 0xA0761D6478BD642Full ^ (c * 0xE7037ED1A0B428DBull + 3);
+        size_t len = gen_calm(&st, text, sizeof(text));
+
+        high += compare(sets[c % 2], text, len, len / 2 + (rnd(&st) % (len + 1)) / 2, st, c);
+    }
+    assert_true(high > 100);      /* keywords near candidates were seen */
+    sens_set_free(sets[0]);
+    sens_set_free(sets[1]);
+}
+
+/* test_sens_lazy_edges - a keyword inside and outside each proximity
+ * before a candidate, after calm text of every length (so the look-back
+ * is trimmed at every place relative to them), in one part */
+static void test_sens_lazy_edges(void **state)
+{
+    static const char *const cands[] = { "4539148803436467", "536-22-1234",
+                                         "DE89370400440532013000", "011000015" };
+    static const char *const kws[] = { "credit card", "ssn", "iban", "routing number" };
+    static const size_t gaps[] = { 0, 1, 2, 5, 11, 12, 13, 21, 30, 39, 40, 41 };
+    static char text[4096];
+    struct sens_set *set = small_set();
+    size_t high = 0;
+
+    (void)state;
+    for (size_t fill = 600; fill < 2000; fill++)
+        for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+            size_t k = (fill + g) % 4, n = 0;
+
+            while (n < fill) {
+                static const char w[] = "lorem ipsum, dolor sit amet; ";
+                size_t take = fill - n < sizeof(w) - 1 ? fill - n : sizeof(w) - 1;
+
+                memcpy(text + n, w, take);
+                n += take;
+            }
+            n += (size_t)sprintf(text + n, " %s", kws[k]);
+            for (size_t i = 0; i < gaps[g]; i++)
+                text[n++] = i % 2 ? 'q' : ' ';
+            n += (size_t)sprintf(text + n, " %s tail", cands[k]);
+            high += compare(set, text, n, n, fill * 131 + g, (unsigned long)(fill * 100 + g));
+        }
+    /* a keyword whose words a long run of punctuation joins ("bank ====
+     * details" is "bank details"): the look-back must keep its first word */
+    for (size_t fill = 600; fill < 1400; fill += 7)
+        for (size_t run = 50; run < 900; run += 53) {
+            size_t n = 0;
+
+            while (n < fill) {
+                static const char w[] = "lorem ipsum dolor sit amet ";
+                size_t take = fill - n < sizeof(w) - 1 ? fill - n : sizeof(w) - 1;
+
+                memcpy(text + n, w, take);
+                n += take;
+            }
+            n += (size_t)sprintf(text + n, " bank ");
+            memset(text + n, '=', run);
+            n += run;
+            n += (size_t)sprintf(text + n, " details 536-22-1234 tail");
+            high += compare(set, text, n, n, fill * 7 + run, (unsigned long)(fill * 1000 + run));
+        }
+    assert_true(high > 1000);
+    sens_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norm_random),
         cmocka_unit_test(test_norm_edges),
         cmocka_unit_test(test_sens_random),
+        cmocka_unit_test(test_sens_lazy),
+        cmocka_unit_test(test_sens_lazy_edges),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
