@@ -53,6 +53,7 @@ enum { T_CARD, T_IBAN, T_SSN, T_DETAX, T_ABA, T_NBUILTIN };
 #define CUSTOM_CTX 64             /* bytes of look-behind kept for patterns */
 #define WIN_CAP (CUSTOM_CTX + SENS_CUSTOM_MAX_MATCH + SENS_CUSTOM_SLICE)
 #define MAX_STATES 65535u
+#define LAZY_MIN_CAP (16u * 1024) /* bytes of look-back at least */
 
 typedef unsigned long long spos;  /* a position in code points */
 
@@ -618,7 +619,11 @@ int sens_set_compile(struct sens_set *set, struct sens_error *err)
                 if (n > set->lazy_depth)
                     set->lazy_depth = n;
             }
+        /* four bytes per code point at most; at least 16 KiB, so that lb is
+         * trimmed (a walk back over what it keeps) once per many bytes */
         set->lazy_cap = 4 * ((size_t)set->lazy_reach + set->lazy_depth) + 256;
+        if (set->lazy_cap < LAZY_MIN_CAP)
+            set->lazy_cap = LAZY_MIN_CAP;
     }
     if (!(set->mctx = pcre2_match_context_create(NULL)))
         return set_err(err, ENOMEM, -1, "out of memory");
@@ -1252,8 +1257,9 @@ static spos cp_count(const unsigned char *p, size_t n)
         uint64_t w;
 
         memcpy(&w, p + i, 8);
-        /* continuation bytes: bit 7 set, bit 6 clear */
-        c += 8 - (spos)__builtin_popcountll(w & ~(w << 1) & W_HIGH);
+        /* continuation bytes: bit 7 set, bit 6 clear; the multiplication
+         * adds the per-byte flags up in the top byte */
+        c += 8 - (spos)((((w & ~(w << 1) & W_HIGH) >> 7) * W_ONES) >> 56);
     }
 #endif
     for (; i < n; i++)
