@@ -244,7 +244,7 @@ static int norm_word8(const char *in, struct buf_stage *st, int *space)
 static int norm_impl(const char *in, size_t len, struct buf *out, int fast)
 {
     struct buf_stage st;
-    size_t i = 0;
+    size_t i = 0, slow_to = 0;
     int space = 0;
 
     if (len > TEXT_NORM_MAX_CP) {
@@ -257,9 +257,12 @@ static int norm_impl(const char *in, size_t len, struct buf *out, int fast)
         unsigned char c = (unsigned char)in[i];
         size_t j;
 
-        if (fast && len - i > 8 && norm_word8(in + i, &st, &space)) {
-            i += 8;
-            continue;
+        if (fast && i >= slow_to && len - i > 8) {
+            if (norm_word8(in + i, &st, &space)) {
+                i += 8;
+                continue;
+            }
+            slow_to = i + 8;    /* a line break or the like: these bytes one by one */
         }
         if (c >= 0x80 || (i + 1 < len && (unsigned char)in[i + 1] >= 0x80)) {
             for (j = i + 1; j < len && (unsigned char)in[j] >= 0x80; j++)
