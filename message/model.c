@@ -2,12 +2,13 @@
  * model - the message model: envelope, decoded top-level headers, the MIME
  * tree and the decoded text of the text parts (see model.h).
  *
- * Interface: msg_model_build() reads the spool in 64 KiB chunks with
- * spool_pread() and feeds them to the streaming parser (mime_parse.h); the
- * parser's events build the tree of struct msg_part, ids in document
- * order.  msg_model_free() releases the model (all strings are owned by
- * it), msg_header_find() looks a header up, msg_limits_default() gives the
- * default limits, and msg_envelope_*() keep the envelope addresses.
+ * Interface: msg_model_build() reads the spool where it lies in memory
+ * (spool_peek()), else in 64 KiB chunks with spool_pread(), and feeds it
+ * to the streaming parser (mime_parse.h); the parser's events build the
+ * tree of struct msg_part, ids in document order.  msg_model_free()
+ * releases the model (all strings are owned by it), msg_header_find()
+ * looks a header up, msg_limits_default() gives the default limits, and
+ * msg_envelope_*() keep the envelope addresses.
  *
  * Definitions.
  *   leaf:       a part that is not modelled as a container, i.e. without
@@ -497,8 +498,7 @@ int msg_model_build(struct spool *sp, const struct msg_limits *lim,
         errno = EINVAL;
         return -1;
     }
-    if ((b = calloc(1, sizeof(*b))) == NULL || (m = calloc(1, sizeof(*m))) == NULL ||
-        (chunk = malloc(READ_CHUNK)) == NULL)
+    if ((b = calloc(1, sizeof(*b))) == NULL || (m = calloc(1, sizeof(*m))) == NULL)
         goto nomem;
     if (lim != NULL)
         b->lim = *lim;
@@ -518,15 +518,21 @@ int msg_model_build(struct spool *sp, const struct msg_limits *lim,
     if ((p = mime_parse_new(&b->lim, &cb)) == NULL)
         goto nomem;
     while (off < m->size && !mime_parse_stopped(p)) {
-        ssize_t n = spool_pread(sp, chunk, READ_CHUNK, off);
+        const char *data;
+        ssize_t n = (ssize_t)spool_peek(sp, off, &data);
 
-        if (n < 0)
-            goto fail;
-        if (n == 0) {
-            errno = EIO;
-            goto fail;
+        if (n == 0) {           /* in the file: read a chunk */
+            if (chunk == NULL && (chunk = malloc(READ_CHUNK)) == NULL)
+                goto nomem;
+            if ((n = spool_pread(sp, chunk, READ_CHUNK, off)) < 0)
+                goto fail;
+            if (n == 0) {
+                errno = EIO;
+                goto fail;
+            }
+            data = chunk;
         }
-        if (mime_parse_push(p, chunk, (size_t)n) < 0)
+        if (mime_parse_push(p, data, (size_t)n) < 0)
             goto fail;
         off += (uint64_t)n;
     }

@@ -5,10 +5,14 @@
  * In memory the bytes are kept in segments of SPOOL_SEG bytes, not one
  * growing buffer: nothing is copied as the message grows, and no single
  * allocation reaches malloc's mmap threshold, so a message does not map
- * and fault in fresh pages (and unmap them again) each time.
+ * and fault in fresh pages (and unmap them again) each time.  Freed
+ * segments go to a process-wide cache of at most SPOOL_CACHE_MAX (behind a
+ * mutex) that later spools take from, so the pages of one message serve
+ * the next instead of being trimmed from the heap and faulted in again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,11 @@
 #include "util/buf.h"
 
 #define SPOOL_SEG (64u * 1024)    /* bytes per memory segment */
+#define SPOOL_CACHE_MAX 64        /* free segments kept for reuse (4 MiB) */
+
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *seg_cache[SPOOL_CACHE_MAX];
+static size_t seg_ncache;
 
 struct spool {
     char *dir;
@@ -102,11 +111,35 @@ static int spool_fail(struct spool *sp)
     return -1;
 }
 
+/* seg_get - a segment: a cached one, or a new one (NULL: ENOMEM) */
+static char *seg_get(void)
+{
+    char *p = NULL;
+
+    pthread_mutex_lock(&seg_lock);
+    if (seg_ncache > 0)
+        p = seg_cache[--seg_ncache];
+    pthread_mutex_unlock(&seg_lock);
+    return p != NULL ? p : malloc(SPOOL_SEG);
+}
+
+/* seg_put - cache a segment for a later spool, or free it */
+static void seg_put(char *p)
+{
+    pthread_mutex_lock(&seg_lock);
+    if (seg_ncache < SPOOL_CACHE_MAX) {
+        seg_cache[seg_ncache++] = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&seg_lock);
+    free(p);
+}
+
 /* mem_free - release the memory segments */
 static void mem_free(struct spool *sp)
 {
     for (size_t i = 0; i < sp->nseg; i++)
-        free(sp->seg[i]);
+        seg_put(sp->seg[i]);
     free(sp->seg);
     sp->seg = NULL;
     sp->nseg = sp->segcap = 0;
@@ -129,7 +162,7 @@ static int mem_add(struct spool *sp, const char *data, size_t len)
                 sp->seg = ns;
                 sp->segcap = ncap;
             }
-            if ((sp->seg[sp->nseg] = malloc(SPOOL_SEG)) == NULL)
+            if ((sp->seg[sp->nseg] = seg_get()) == NULL)
                 return -1;
             sp->nseg++;
         }
@@ -201,6 +234,22 @@ ssize_t spool_pread(struct spool *sp, void *dst, size_t len, uint64_t off)
         if (n >= 0 || errno != EINTR)
             return n;
     }
+}
+
+/* spool_peek - a pointer to the bytes at off, in memory, and how many follow */
+size_t spool_peek(const struct spool *sp, uint64_t off, const char **data)
+{
+    size_t at, n;
+
+    *data = NULL;
+    if (sp->fd >= 0 || off >= sp->size)
+        return 0;
+    at = (size_t)off % SPOOL_SEG;
+    n = SPOOL_SEG - at;
+    if (n > sp->size - off)
+        n = (size_t)(sp->size - off);
+    *data = sp->seg[(size_t)off / SPOOL_SEG] + at;
+    return n;
 }
 
 /* spool_size - bytes written so far */

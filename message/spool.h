@@ -24,6 +24,11 @@ struct spool;
 struct spool *spool_new(const char *dir, size_t mem_limit);
 int spool_write(struct spool *sp, const void *data, size_t len);
 ssize_t spool_pread(struct spool *sp, void *dst, size_t len, uint64_t off);
+/* spool_peek - the bytes at off without a copy, while they are in memory:
+ * *data points at them (valid until the next spool_write() or
+ * spool_free()) and the count of contiguous bytes there is returned; 0 at
+ * the end or once the bytes are in the file (read them with spool_pread()). */
+size_t spool_peek(const struct spool *sp, uint64_t off, const char **data);
 uint64_t spool_size(const struct spool *sp);
 int spool_in_file(const struct spool *sp);
 void spool_free(struct spool *sp);

@@ -184,6 +184,21 @@ static void test_segments(void **state)
             check_read(sp, off, seg + 5, seg + 5 < left ? seg + 5 : left);
         }
     check_read(sp, total - 2, 10, 2);
+    /* spool_peek: the same bytes where they lie, up to a segment's end */
+    for (size_t off = 0; off < total; off += 4093) {
+        const char *data;
+        size_t n = spool_peek(sp, off, &data), want = seg - off % seg;
+
+        assert_int_equal(n, want < total - off ? want : total - off);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(data[i], pattern(off + i));
+    }
+    {
+        const char *data;
+
+        assert_int_equal(spool_peek(sp, total, &data), 0);
+        assert_null(data);
+    }
     /* past the limit: the segments go to the file in order */
     assert_int_equal(write_pattern(sp, total, 8u * seg), 0);
     total += 8u * seg;
@@ -191,6 +206,12 @@ static void test_segments(void **state)
     assert_int_equal(spool_size(sp), total);
     check_read(sp, 0, total, total);
     check_read(sp, 3 * seg - 1, 2, 2);
+    {
+        const char *data;
+
+        assert_int_equal(spool_peek(sp, 0, &data), 0);   /* in the file now */
+        assert_null(data);
+    }
     spool_free(sp);
 }
 
