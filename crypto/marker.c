@@ -47,12 +47,15 @@ struct canon {
     void *arg;
     uint64_t pending_lf;          /* trailing line feeds not yet hashed */
     size_t nstage;
+    size_t used;                  /* most bytes stage[] ever held (to wipe) */
     unsigned char stage[CANON_STAGE];
 };
 
 /* canon_drain - hash the staged bytes */
 static int canon_drain(struct canon *c)
 {
+    if (c->nstage > c->used)
+        c->used = c->nstage;
     if (c->nstage > 0 && c->feed(c->arg, c->stage, c->nstage) < 0)
         return -1;
     c->nstage = 0;
@@ -133,8 +136,9 @@ static int canon_update_nocr(struct canon *c, const void *data, size_t len)
 /* canon_wipe - forget the staged message bytes */
 static void canon_wipe(struct canon *c)
 {
-    OPENSSL_cleanse(c->stage, sizeof(c->stage));
+    OPENSSL_cleanse(c->stage, c->nstage > c->used ? c->nstage : c->used);
     c->nstage = 0;
+    c->used = 0;
 }
 
 /* v1: SHA-256 of the canonical body */

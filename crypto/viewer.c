@@ -164,12 +164,10 @@ static int sink_flush(struct sink *s)
     return 0;
 }
 
-/* sink_put - append bytes (the column follows the last LF) */
-static int sink_put(struct sink *s, const char *p, size_t len)
+/* sink_add - append bytes after which the column is col */
+static int sink_add(struct sink *s, const char *p, size_t len, size_t col)
 {
-    const char *lf = memrchr(p, '\n', len);
-
-    s->col = lf != NULL ? (size_t)(p + len - lf - 1) : s->col + len;
+    s->col = col;
     s->count += len;
     if (s->out == NULL)
         return 0;
@@ -182,6 +180,14 @@ static int sink_put(struct sink *s, const char *p, size_t len)
     memcpy(s->buf + s->n, p, len);
     s->n += len;
     return 0;
+}
+
+/* sink_put - append bytes (the column follows the last LF) */
+static int sink_put(struct sink *s, const char *p, size_t len)
+{
+    const char *lf = memrchr(p, '\n', len);
+
+    return sink_add(s, p, len, lf != NULL ? (size_t)(p + len - lf - 1) : s->col + len);
 }
 
 /* sink_puts - append a C string */
@@ -199,7 +205,7 @@ static int sink_lf_crlf(struct sink *s, const char *p, size_t len)
         const char *lf = memchr(p, '\n', (size_t)(end - p));
         size_t run = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
 
-        if (sink_put(s, p, run) < 0 || (lf != NULL && sink_put(s, "\r\n", 2) < 0))
+        if (sink_add(s, p, run, s->col + run) < 0 || (lf != NULL && sink_add(s, "\r\n", 2, 0) < 0))
             return -1;
         p += run + (lf != NULL);
     }

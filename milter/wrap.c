@@ -294,7 +294,7 @@ static int stream_spool(struct spool *sp, struct env_writer *w)
         rc = env_writer_update(w, chunk, (size_t)n);
         off += (uint64_t)n;
     }
-    OPENSSL_cleanse(chunk, WRAP_READ);
+    OPENSSL_cleanse(chunk, size < WRAP_READ ? (size_t)size : WRAP_READ);   /* the bytes used */
     free(chunk);
     return rc;
 }
