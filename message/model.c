@@ -38,7 +38,7 @@
  * message); the parser's MSG_INC_HEADERS, _DEPTH and _PARTS are copied;
  * text beyond lim->scan_limit bytes is not delivered (MSG_INC_SCAN), though
  * sizes are still counted.  Text reaches the sink in chunks produced from
- * at most 16 KiB of raw body at a time; a chunk is cut at a UTF-8
+ * at most 32 KiB of raw body at a time; a chunk is cut at a UTF-8
  * character boundary when it meets the scan limit.
  *
  * Failure: -1 with errno only for transient faults: ENOMEM, a spool read
@@ -60,7 +60,7 @@
 #include "message/spool.h"
 
 #define READ_CHUNK   (64 * 1024)        /* bytes read from the spool at a time */
-#define DEC_CHUNK    (16 * 1024)        /* raw body bytes decoded at a time: the text
+#define DEC_CHUNK    (32 * 1024)        /* raw body bytes decoded at a time: the text
                                            * buffers stay well below malloc's mmap
                                            * threshold, so no page is mapped per message */
 #define TEXT_BUF_MAX (4u << 20)         /* UTF-8 made from one DEC_CHUNK (at most ~3x) */
