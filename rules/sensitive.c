@@ -22,6 +22,10 @@
  *     (and 64 bytes of look-behind context).  Their matches are decided
  *     later than the automaton runs, so keyword hits of custom entries are
  *     queued and applied in text order between their matches.
+ * While nothing is open (no digit group, IBAN or pending match) and no
+ * custom type is used, text without digits only waits in a bounded
+ * look-back and is run through the machines when a digit follows (see
+ * "Lazy scanning" below); runs of ASCII letters are taken a word at a time.
  * A validated match is settled HIGH at once when a remembered keyword hit
  * is within the proximity; otherwise it waits in the entry's pending queue
  * until a keyword arrives or the text has moved past its proximity, then
