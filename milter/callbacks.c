@@ -341,26 +341,42 @@ static const char **rcpt_list(const struct msg_envelope *env)
     return v;
 }
 
-/* msg_body_auth - the v=2 loop-marker MAC of the body in the spool */
+/* msg_body_auth - the v=2 loop-marker MAC of the body in the spool (read
+ * where it lies while in memory, else BODY_READ at a time) */
 int msg_body_auth(struct msg_ctx *mc, unsigned char auth[MARKER_BODY_AUTH_LEN])
 {
     const struct config *cfg = mc->mctx_gc->cfg;
     struct body_mac *bm = body_mac_new(cfg->loop_key, sizeof(cfg->loop_key), NULL);
-    unsigned char *chunk = malloc(BODY_READ);
+    unsigned char *chunk = NULL;
     uint64_t off = mc->mctx_body_off, size = spool_size(mc->mctx_spool);
+    size_t used = 0;
     int rc = -1;
 
-    if (bm == NULL || chunk == NULL)
+    if (bm == NULL)
         goto out;
     while (off < size) {
+        const char *mem = NULL;
         size_t want = size - off < BODY_READ ? (size_t)(size - off) : BODY_READ;
-        ssize_t n = spool_pread(mc->mctx_spool, chunk, want, off);
+        size_t k = spool_peek(mc->mctx_spool, off, &mem);
+        ssize_t n;
 
-        if (n <= 0) {
+        if (k > 0) {
+            if (k > size - off)
+                k = (size_t)(size - off);
+            if (body_mac_update(bm, mem, k) < 0)
+                goto out;
+            off += k;
+            continue;
+        }
+        if (chunk == NULL && (chunk = malloc(BODY_READ)) == NULL)
+            goto out;
+        if ((n = spool_pread(mc->mctx_spool, chunk, want, off)) <= 0) {
             if (n == 0)
                 errno = EIO;
             goto out;
         }
+        if ((size_t)n > used)
+            used = (size_t)n;
         if (body_mac_update(bm, chunk, (size_t)n) < 0)
             goto out;
         off += (uint64_t)n;
@@ -368,7 +384,7 @@ int msg_body_auth(struct msg_ctx *mc, unsigned char auth[MARKER_BODY_AUTH_LEN])
     rc = body_mac_final(bm, auth);
 out:
     if (chunk != NULL)
-        OPENSSL_cleanse(chunk, BODY_READ);
+        OPENSSL_cleanse(chunk, used);
     free(chunk);
     body_mac_free(bm);
     return rc;

@@ -272,29 +272,43 @@ out:
     return rc;
 }
 
-/* stream_spool - the whole spool through the envelope writer */
+/* stream_spool - the whole spool through the envelope writer: the bytes
+ * still in memory where they lie, the rest read WRAP_READ at a time */
 static int stream_spool(struct spool *sp, struct env_writer *w)
 {
-    unsigned char *chunk = malloc(WRAP_READ);
+    unsigned char *chunk = NULL;
     uint64_t off = 0, size = spool_size(sp);
+    size_t used = 0;
     int rc = 0;
 
-    if (chunk == NULL)
-        return -1;
     while (off < size && rc == 0) {
+        const char *mem = NULL;
         size_t want = size - off < WRAP_READ ? (size_t)(size - off) : WRAP_READ;
-        ssize_t n = spool_pread(sp, chunk, want, off);
+        size_t n = spool_peek(sp, off, &mem);
+        ssize_t got;
 
-        if (n <= 0) {
-            if (n == 0)
+        if (n > 0) {
+            if (n > size - off)
+                n = (size_t)(size - off);
+            rc = env_writer_update(w, mem, n);
+            off += n;
+            continue;
+        }
+        if (chunk == NULL && (chunk = malloc(WRAP_READ)) == NULL)
+            return -1;
+        if ((got = spool_pread(sp, chunk, want, off)) <= 0) {
+            if (got == 0)
                 errno = EIO;
             rc = -1;
             break;
         }
-        rc = env_writer_update(w, chunk, (size_t)n);
-        off += (uint64_t)n;
+        if ((size_t)got > used)
+            used = (size_t)got;
+        rc = env_writer_update(w, chunk, (size_t)got);
+        off += (uint64_t)got;
     }
-    OPENSSL_cleanse(chunk, size < WRAP_READ ? (size_t)size : WRAP_READ);   /* the bytes used */
+    if (chunk != NULL)
+        OPENSSL_cleanse(chunk, used);   /* the bytes read */
     free(chunk);
     return rc;
 }

@@ -525,6 +525,17 @@ static void test_large_message_spills(void **state)
         assert_int_equal(buf_adds(&body, "a line of text that is long enough to matter.\r\n"), 0);
     assert_int_equal(run_message("<bob@partner.test>", h, body.data), SMFIS_CONTINUE);
     assert_string_equal(buf_str(&ops), "add X-Tag: yes\nadd X-Mailseal-Loop: (marker)\n");
+    {
+        /* the marker's body MAC, read back from the spool file, verifies next time */
+        struct buf m = BUF_INIT(1024);
+        struct hdr h2[] = { { "Subject", " [tag]" }, { MARKER_HEADER, NULL }, { NULL, NULL } };
+
+        assert_int_equal(buf_adds(&m, buf_str(&last_marker)), 0);
+        h2[1].value = buf_str(&m);
+        assert_int_equal(run_message("<bob@partner.test>", h2, body.data), SMFIS_ACCEPT);
+        assert_string_equal(buf_str(&ops), "");
+        buf_free(&m);
+    }
     buf_free(&body);
 }
 
