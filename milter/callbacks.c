@@ -132,10 +132,14 @@ sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
         return SMFIS_REJECT;
     }
     *pf0 = want | (f0 & SMFIF_SETSYMLIST);
-    *pf1 = (f1 & skip) | (f1 & SMFIP_HDR_LEADSPC) | (f1 & SMFIP_SKIP);
+    /* Headers get no reply (a fault while taking one is answered at the
+     * end of headers): one round trip per message instead of one per
+     * field.  libmilter answers for us when the MTA lacks the feature. */
+    *pf1 = (f1 & skip) | (f1 & SMFIP_HDR_LEADSPC) | (f1 & SMFIP_SKIP) | (f1 & SMFIP_NR_HDR);
     *pf2 = 0;
     *pf3 = 0;
     cc->cctx_leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+    cc->cctx_nr_hdr = (f1 & SMFIP_NR_HDR) != 0;
     if (f0 & SMFIF_SETSYMLIST) {
         ms_smfi->setsymlist(ctx, SMFIM_ENVFROM, (char *)"i {auth_authen}");
         ms_smfi->setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i");
@@ -252,15 +256,12 @@ static int spool_header(struct spool *sp, const char *name, const char *value, i
     return spool_write(sp, p, strlen(p)) < 0 || spool_write(sp, "\r\n", 2) < 0 ? -1 : 0;
 }
 
-/* cb_header - spool one header; note Message-ID, markers and limits */
-sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+/* header_take - spool one header; note Message-ID, markers and limits */
+static sfsistat header_take(SMFICTX *ctx, struct conn_ctx *cc, struct msg_ctx *mc,
+                            char *name, char *value)
 {
-    struct conn_ctx *cc = ctx_conn(ctx);
-    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
     const struct msg_limits *lim;
 
-    if (mc == NULL || mc->mctx_spool == NULL)
-        return SMFIS_TEMPFAIL;
     if (name == NULL || value == NULL)
         return SMFIS_CONTINUE;
     ctx_update_qid(ctx, mc);
@@ -283,6 +284,23 @@ sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     return SMFIS_CONTINUE;
 }
 
+/* cb_header - one header field: taken, and answered unless SMFIP_NR_HDR
+ * was negotiated (then a fault waits in mctx_error for cb_eoh) */
+sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+    sfsistat r;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        r = SMFIS_TEMPFAIL;
+    else if (mc->mctx_error != 0)
+        r = SMFIS_TEMPFAIL;        /* an earlier field failed: take no more */
+    else
+        r = header_take(ctx, cc, mc, name, value);
+    return cc != NULL && cc->cctx_nr_hdr ? SMFIS_NOREPLY : r;
+}
+
 /* cb_data - the DATA command: answered only to keep inet: sockets fast (cb_negotiate) */
 sfsistat cb_data(SMFICTX *ctx)
 {
@@ -299,6 +317,8 @@ sfsistat cb_eoh(SMFICTX *ctx)
     if (mc == NULL || mc->mctx_spool == NULL)
         return SMFIS_TEMPFAIL;
     ctx_update_qid(ctx, mc);
+    if (mc->mctx_error != 0)            /* a header field failed (no reply then) */
+        return apply_tempfail(ctx, mc->mctx_qid, mc->mctx_error_what);
     if (spool_write(mc->mctx_spool, "\r\n", 2) < 0)
         return ctx_fault(ctx, mc, "spool write");
     mc->mctx_body_off = spool_size(mc->mctx_spool);

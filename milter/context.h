@@ -49,6 +49,7 @@ struct conn_ctx {
     struct sockaddr_storage cctx_addr;
     int cctx_have_addr;
     int cctx_leadspc;             /* SMFIP_HDR_LEADSPC negotiated */
+    int cctx_nr_hdr;              /* SMFIP_NR_HDR negotiated: headers get no reply */
     struct msg_ctx *cctx_msg;
 };
 

@@ -7,6 +7,7 @@
  * actions remove_subject_tag, remove_header, bcc, log and encrypt (which
  * fails closed), and the actions negotiated with the MTA.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include "crypto/marker.h"
 #include "crypto/viewer.h"
 #include "message/codec.h"
+#include "message/spool.h"
 #include "milter/callbacks.h"
 #include "milter/context.h"
 #include "milter/gateway.h"
@@ -250,6 +252,8 @@ static void connect_from(const char *ip)
     inet_pton(AF_INET, ip, &sin.sin_addr);
     assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
     assert_true(p1 & SMFIP_HDR_LEADSPC);
+    assert_true(p1 & SMFIP_NR_HDR);     /* headers unanswered: one round trip fewer per field */
+    assert_false(p1 & SMFIP_NODATA);    /* DATA answered (no wait on a delayed ACK) */
     assert_int_equal(cb_connect(CTX, (char *)"client", (struct sockaddr *)&sin), SMFIS_CONTINUE);
 }
 
@@ -265,8 +269,8 @@ static sfsistat start_message(const char *to, const struct hdr *h)
     if ((st = cb_envrcpt(CTX, rcpt)) != SMFIS_CONTINUE)
         return st;
     for (; h && h->name; h++)
-        if ((st = cb_header(CTX, (char *)h->name, (char *)h->value)) != SMFIS_CONTINUE)
-            return st;
+        if ((st = cb_header(CTX, (char *)h->name, (char *)h->value)) != SMFIS_NOREPLY)
+            return st == SMFIS_CONTINUE ? SMFIS_TEMPFAIL : st;    /* never answered */
     return cb_eoh(CTX);
 }
 
@@ -557,6 +561,34 @@ static void test_spool_fault_tempfails(void **state)
     buf_free(&body);
 }
 
+/* A fault while taking a header field gets no reply under SMFIP_NR_HDR:
+ * the fields after it are not taken and the end of headers answers 451. */
+static void test_header_fault_answered_at_eoh(void **state)
+{
+    char *from[] = { (char *)"<alice@example.com>", NULL };
+    char *rcpt[] = { (char *)"<bob@partner.test>", NULL };
+    struct msg_ctx *mc;
+    uint64_t before;
+
+    (void)state;
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    assert_int_equal(cb_envfrom(CTX, from), SMFIS_CONTINUE);
+    assert_int_equal(cb_envrcpt(CTX, rcpt), SMFIS_CONTINUE);
+    assert_int_equal(cb_header(CTX, (char *)"Subject", (char *)" [tag]"), SMFIS_NOREPLY);
+    mc = ((struct conn_ctx *)fake_priv)->cctx_msg;
+    mc->mctx_error = ENOMEM;           /* as ctx_fault() records it, say for Message-ID */
+    mc->mctx_error_what = "message-id";
+    before = spool_size(mc->mctx_spool);
+    assert_int_equal(cb_header(CTX, (char *)"X-After", (char *)" 1"), SMFIS_NOREPLY);
+    assert_true(spool_size(mc->mctx_spool) == before);
+    assert_int_equal(cb_eoh(CTX), SMFIS_TEMPFAIL);
+    assert_non_null(strstr(buf_str(&ops), "reply 451 4.3.0"));
+    cb_abort(CTX);
+    cb_close(CTX);
+    assert_null(fake_priv);
+}
+
 static void test_scope(void **state)
 {
     static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
@@ -821,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_abort_and_reuse),
         cmocka_unit_test(test_large_message_spills),
         cmocka_unit_test(test_spool_fault_tempfails),
+        cmocka_unit_test(test_header_fault_answered_at_eoh),
         cmocka_unit_test(test_scope),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_on_incomplete),
