@@ -1121,6 +1121,21 @@ static size_t letter_run(const unsigned char *p, size_t len)
 
 static void lazy_enter(struct sens_scan *sc);
 
+/* tok_begin - a token starts at cur, continuing the run of tokens when one is open */
+static void tok_begin(struct sens_scan *sc, spos cur)
+{
+    struct tok *t = &sc->cur;
+
+    sc->in_tok = 1;
+    t->len = 0;
+    t->ndigit = 0;
+    t->toolong = 0;
+    t->start = cur;
+    t->sep = sc->run_open ? sc->pending_sep : 0;
+    sc->pending_sep = 0;
+    sc->run_open = 1;
+}
+
 /* scan_bytes - the tokenizer and the keyword automaton over text; the
  * bytes used: all, or fewer when the scan turned lazy (see lazy_push()) */
 static size_t scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t len)
@@ -1146,16 +1161,8 @@ static size_t scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t le
              * keyword starts with a boundary) */
             size_t n = letter_run(p + i, len - i), k;
 
-            if (!sc->in_tok) {
-                sc->in_tok = 1;
-                t->len = 0;
-                t->ndigit = 0;
-                t->toolong = 0;
-                t->start = cur;
-                t->sep = sc->run_open ? sc->pending_sep : 0;
-                sc->pending_sep = 0;
-                sc->run_open = 1;
-            }
+            if (!sc->in_tok)
+                tok_begin(sc, cur);
             k = n < SENS_MAX_TOKEN - t->len ? n : SENS_MAX_TOKEN - t->len;
             /* the letters are read only by token_end(): not when the token
              * ends right here with nothing open (see tok_done()) */
@@ -1182,16 +1189,8 @@ static size_t scan_bytes(struct sens_scan *sc, const unsigned char *p, size_t le
         else
             cur = pos - 1;
         if (is_alnum(b)) {
-            if (!sc->in_tok) {
-                sc->in_tok = 1;
-                t->len = 0;
-                t->ndigit = 0;
-                t->toolong = 0;
-                t->start = cur;
-                t->sep = sc->run_open ? sc->pending_sep : 0;
-                sc->pending_sep = 0;
-                sc->run_open = 1;
-            }
+            if (!sc->in_tok)
+                tok_begin(sc, cur);
             if (t->len < SENS_MAX_TOKEN)
                 t->text[t->len++] = (char)b;
             else
