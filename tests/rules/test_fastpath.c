@@ -170,39 +170,50 @@ static struct sens_scan *scan_case(const struct sens_set *set, const char *text,
     return sc;
 }
 
+/* compare - fast and reference scans of the same text (two parts, the
+ * first of part bytes) agree; the matches of confidence conf or more */
+static size_t compare(const struct sens_set *set, const char *text, size_t len, size_t part,
+                      uint64_t st, unsigned long c, enum sens_conf conf_min)
+{
+    size_t hits = 0;
+    struct sens_scan *a = scan_case(set, text, len, part, 0, st ^ 1);
+    struct sens_scan *b = scan_case(set, text, len, part, 1, st ^ 2);
+
+    for (size_t e = 0; e < sens_set_entries(set); e++) {
+        for (int conf = SENS_LOW; conf <= SENS_HIGH; conf++)
+            if (sens_scan_count(a, e, (enum sens_conf)conf)
+                != sens_scan_count(b, e, (enum sens_conf)conf))
+                fail_msg("case %lu entry %zu conf %d: %zu fast, %zu reference", c, e, conf,
+                         sens_scan_count(a, e, (enum sens_conf)conf),
+                         sens_scan_count(b, e, (enum sens_conf)conf));
+        assert_int_equal(sens_scan_excerpts(a, e), sens_scan_excerpts(b, e));
+        for (size_t i = 0; i < sens_scan_excerpts(a, e); i++) {
+            enum sens_conf ca, cb;
+
+            assert_string_equal(sens_scan_excerpt(a, e, i, &ca), sens_scan_excerpt(b, e, i, &cb));
+            assert_int_equal(ca, cb);
+        }
+        hits += sens_scan_count_min(a, e, conf_min);
+    }
+    sens_scan_free(a);
+    sens_scan_free(b);
+    return hits;
+}
+
 /* test_sens_random - fast and reference scans agree on counts and excerpts */
 static void test_sens_random(void **state)
 {
     static char text[MAX_TEXT];
     struct sens_set *set = all_set();
-    size_t ne = sens_set_entries(set), hits = 0;
+    size_t hits = 0;
 
     (void)state;
     for (unsigned long c = 0; c < CASES; c++) {
         uint64_t st = 0xD1B54A32D192ED03ull ^ (c * 0x9E3779B97F4A7C15ull + 7);
         size_t len = gen_text(&st, text, sizeof(text));
         size_t part = len / 2 + (rnd(&st) % (len + 1)) / 2;
-        struct sens_scan *a = scan_case(set, text, len, part, 0, st ^ 1);
-        struct sens_scan *b = scan_case(set, text, len, part, 1, st ^ 2);
 
-        for (size_t e = 0; e < ne; e++) {
-            for (int conf = SENS_LOW; conf <= SENS_HIGH; conf++)
-                if (sens_scan_count(a, e, (enum sens_conf)conf)
-                    != sens_scan_count(b, e, (enum sens_conf)conf))
-                    fail_msg("case %lu entry %zu conf %d: %zu fast, %zu reference", c, e, conf,
-                             sens_scan_count(a, e, (enum sens_conf)conf),
-                             sens_scan_count(b, e, (enum sens_conf)conf));
-            assert_int_equal(sens_scan_excerpts(a, e), sens_scan_excerpts(b, e));
-            for (size_t i = 0; i < sens_scan_excerpts(a, e); i++) {
-                enum sens_conf ca, cb;
-
-                assert_string_equal(sens_scan_excerpt(a, e, i, &ca), sens_scan_excerpt(b, e, i, &cb));
-                assert_int_equal(ca, cb);
-            }
-            hits += sens_scan_count_min(a, e, SENS_LOW);
-        }
-        sens_scan_free(a);
-        sens_scan_free(b);
+        hits += compare(set, text, len, part, st, c, SENS_LOW);
     }
     assert_true(hits > 1000);     /* the inputs do hold matches */
     sens_set_free(set);
@@ -268,35 +279,6 @@ static struct sens_set *small_set(void)
     return set;
 }
 
-/* compare - fast and reference scans of the same text (two parts, the
- * first of part bytes) agree; the HIGH matches */
-static size_t compare(const struct sens_set *set, const char *text, size_t len, size_t part,
-                      uint64_t st, unsigned long c)
-{
-    size_t hits = 0;
-    struct sens_scan *a = scan_case(set, text, len, part, 0, st ^ 1);
-    struct sens_scan *b = scan_case(set, text, len, part, 1, st ^ 2);
-
-    for (size_t e = 0; e < sens_set_entries(set); e++) {
-        for (int conf = SENS_LOW; conf <= SENS_HIGH; conf++)
-            if (sens_scan_count(a, e, (enum sens_conf)conf)
-                != sens_scan_count(b, e, (enum sens_conf)conf))
-                fail_msg("case %lu entry %zu conf %d: %zu fast, %zu reference", c, e, conf,
-                         sens_scan_count(a, e, (enum sens_conf)conf),
-                         sens_scan_count(b, e, (enum sens_conf)conf));
-        assert_int_equal(sens_scan_excerpts(a, e), sens_scan_excerpts(b, e));
-        for (size_t i = 0; i < sens_scan_excerpts(a, e); i++) {
-            enum sens_conf ca, cb;
-
-            assert_string_equal(sens_scan_excerpt(a, e, i, &ca), sens_scan_excerpt(b, e, i, &cb));
-            assert_int_equal(ca, cb);
-        }
-        hits += sens_scan_count(a, e, SENS_HIGH);
-    }
-    sens_scan_free(a);
-    sens_scan_free(b);
-    return hits;
-}
 
 /* test_sens_lazy - long calm texts: the lazy scan and its look-back */
 static void test_sens_lazy(void **state)
@@ -310,7 +292,8 @@ static void test_sens_lazy(void **state)
         uint64_t st = 0xA0761D6478BD642Full ^ (c * 0xE7037ED1A0B428DBull + 3);
         size_t len = gen_calm(&st, text, sizeof(text));
 
-        high += compare(sets[c % 2], text, len, len / 2 + (rnd(&st) % (len + 1)) / 2, st, c);
+        high += compare(sets[c % 2], text, len, len / 2 + (rnd(&st) % (len + 1)) / 2, st, c,
+                        SENS_HIGH);
     }
     assert_true(high > 100);      /* keywords near candidates were seen */
     sens_set_free(sets[0]);
@@ -346,7 +329,8 @@ static void test_sens_lazy_edges(void **state)
             for (size_t i = 0; i < gaps[g]; i++)
                 text[n++] = i % 2 ? 'q' : ' ';
             n += (size_t)sprintf(text + n, " %s tail", cands[k]);
-            high += compare(set, text, n, n, fill * 131 + g, (unsigned long)(fill * 100 + g));
+            high += compare(set, text, n, n, fill * 131 + g, (unsigned long)(fill * 100 + g),
+                            SENS_HIGH);
         }
     /* a keyword whose words a long run of punctuation joins ("bank ====
      * details" is "bank details"): the look-back must keep its first word */
@@ -365,7 +349,8 @@ static void test_sens_lazy_edges(void **state)
             memset(text + n, '=', run);
             n += run;
             n += (size_t)sprintf(text + n, " details 536-22-1234 tail");
-            high += compare(set, text, n, n, fill * 7 + run, (unsigned long)(fill * 1000 + run));
+            high += compare(set, text, n, n, fill * 7 + run, (unsigned long)(fill * 1000 + run),
+                            SENS_HIGH);
         }
     assert_true(high > 1000);
     sens_set_free(set);
