@@ -133,18 +133,9 @@ class NullMilter:
 
     def __init__(self, binary, directory, transport, headers=False):
         os.makedirs(directory, exist_ok=True)
-        if transport == "inet":
-            port = e2e.free_port()
-            self.path = None
-            self.spec = "inet:%d@%s" % (port, e2e.LOCALHOST)
-            self.postfix_socket = "inet:%s:%d" % (e2e.LOCALHOST, port)
-            self.accepts = lambda: e2e.port_accepts(port)
-        else:
-            path = os.path.join(directory, "null.sock")
-            self.spec = "unix:" + path
-            self.postfix_socket = "unix:" + path
-            self.path = path
-            self.accepts = lambda: e2e.unix_accepts(path)
+        e2e.milter_socket(self, transport, os.path.join(directory, "null.sock"))
+        self.accepts = (lambda: e2e.port_accepts(self.port)) if self.port else \
+            (lambda: e2e.unix_accepts(self.socket_path))
         self.binary = binary
         self.headers = headers
         self.log_path = os.path.join(directory, "null.log")
@@ -158,8 +149,8 @@ class NullMilter:
         if not e2e.wait_until(lambda: self.accepts() or self.proc.poll() is not None, 10) \
                 or self.proc.poll() is not None:
             raise RuntimeError("bench_null_milter did not start: " + e2e.read_text(self.log_path))
-        if self.path:                      # Postfix's smtpd runs as postfix
-            os.chmod(self.path, 0o666)
+        if self.socket_path:               # Postfix's smtpd runs as postfix
+            os.chmod(self.socket_path, 0o666)
         return self
 
     def stop(self):

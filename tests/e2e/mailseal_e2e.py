@@ -716,6 +716,21 @@ class Postfix:
         return read_text(self.maillog_file)
 
 
+def milter_socket(obj, transport, path, unix_scheme="unix:"):
+    """milter_socket - set obj.port, obj.socket_path, obj.spec (the milter's
+    own socket argument) and obj.postfix_socket (for smtpd_milters):
+    transport "inet" is 127.0.0.1 on a free port (socket_path None),
+    otherwise the unix socket path (port None)."""
+    if transport == "inet":
+        obj.port, obj.socket_path = free_port(), None
+        obj.spec = "inet:%d@%s" % (obj.port, LOCALHOST)
+        obj.postfix_socket = "inet:%s:%d" % (LOCALHOST, obj.port)
+    else:
+        obj.port, obj.socket_path = None, path
+        obj.spec = unix_scheme + path
+        obj.postfix_socket = "unix:" + path
+
+
 # ---------------------------------------------------------------------------
 # OpenDKIM, the peer milter (DKIM tests, MTA benchmark)
 
@@ -734,15 +749,7 @@ class OpenDKIM:
         self.directory = directory
         self.domain = domain
         self.selector = selector
-        if transport == "inet":
-            self.port = free_port()
-            self.spec = "inet:%d@%s" % (self.port, LOCALHOST)
-            self.postfix_socket = "inet:%s:%d" % (LOCALHOST, self.port)
-        else:
-            self.port = None
-            self.socket_path = os.path.join(directory, "opendkim.sock")
-            self.spec = "local:" + self.socket_path
-            self.postfix_socket = "unix:" + self.socket_path
+        milter_socket(self, transport, os.path.join(directory, "opendkim.sock"), "local:")
         self.key_path = os.path.join(directory, "dkim.key")
         self.conf_path = os.path.join(directory, "opendkim.conf")
         self.pid_path = os.path.join(directory, "opendkim.pid")
@@ -932,15 +939,7 @@ class Milter:
         self.secret_path = os.path.join(directory, "loop.key")
         self.spool_dir = os.path.join(directory, "spool")
         self.pid_file = os.path.join(directory, "milter.pid")
-        if transport == "inet":
-            self.port = free_port()
-            self.spec = "inet:%d@%s" % (self.port, LOCALHOST)
-            self.postfix_socket = "inet:%s:%d" % (LOCALHOST, self.port)
-        else:
-            self.port = None
-            self.socket_path = os.path.join(directory, "milter.sock")
-            self.spec = "unix:" + self.socket_path
-            self.postfix_socket = "unix:" + self.socket_path
+        milter_socket(self, transport, os.path.join(directory, "milter.sock"))
         self.proc = None
         self._log = None
         self.returncode = None
