@@ -25,6 +25,7 @@ usage: bench/milter_memory.py [--build DIR] [--big MB] [--count N] [--each MB]
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,8 @@ def main():
     if os.geteuid() != 0:
         print("milter_memory: needs root (a private Postfix instance)", file=sys.stderr)
         return 2
+    # SIGTERM (timeout, kill) unwinds through the finally blocks: no stray Postfix or milter
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     work = tempfile.mkdtemp(prefix="mailseal-mem-bench-", dir=base)
     os.chmod(work, 0o755)

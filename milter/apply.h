@@ -6,7 +6,9 @@
  * apply_decision() returns the libmilter status to answer at end of
  * message.  A failed libmilter call is a transient fault: it answers
  * tempfail, so the message is never relayed half-changed.  The model and
- * the result are only read.
+ * the result are only read.  digest is the body's marker authentication
+ * (nonce and GMAC tag, MARKER_BODY_AUTH_LEN bytes) when the caller has it,
+ * or NULL: then it is computed from the spool if a marker is added.
  */
 #ifndef MAILSEAL_MILTER_APPLY_H
 #define MAILSEAL_MILTER_APPLY_H
