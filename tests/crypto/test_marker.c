@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "crypto/marker.h"
+#include "tests/support/crlf_body.h"
 
 static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
 static const unsigned char key2[32] = "0123456789abcdef0123456789abcdeX";
@@ -147,16 +148,7 @@ static void test_body_digest_random(void **state)
         unsigned int dlen = 0;
         struct body_digest *bd = body_digest_new();
 
-        for (size_t i = 0; i < len; ) {
-            size_t run = 1 + (size_t)(rand_r(&seed) % (rand_r(&seed) % 4 ? 5 : 20000));
-            char c = "\r\nab"[rand_r(&seed) % 4];
-
-            for (; run > 0 && i < len; run--, i++)
-                body[i] = c;
-        }
-        for (size_t i = 0; i < len; i++)
-            if (body[i] != '\r')
-                canon[n++] = body[i];
+        n = test_crlf_body(&seed, body, len, canon);
         while (n > 0 && canon[n - 1] == '\n')
             n--;
         assert_int_equal(EVP_Digest(canon, n, want, &dlen, EVP_sha256(), NULL), 1);
