@@ -550,6 +550,17 @@ static enum marker_status marker_check_sig(const unsigned char *key, size_t keyl
     return st;
 }
 
+/* marker_classify - parse value into f: MARKER_MALFORMED, MARKER_EXPIRED
+ * (too old or too far ahead), or MARKER_VALID when its signature is still
+ * to be checked */
+static enum marker_status marker_classify(const char *value, time_t now, long max_age,
+                                          struct marker_fields *f)
+{
+    if (value == NULL || marker_parse(value, f) < 0)
+        return MARKER_MALFORMED;
+    return marker_time_ok(f->t, now, max_age) ? MARKER_VALID : MARKER_EXPIRED;
+}
+
 /* marker_verify - check a v=1 marker header value against this message */
 enum marker_status marker_verify(const unsigned char *key, size_t keylen,
                                  const char *value, time_t now, long max_age,
@@ -558,11 +569,12 @@ enum marker_status marker_verify(const unsigned char *key, size_t keylen,
                                  const unsigned char digest[MARKER_DIGEST_LEN])
 {
     struct marker_fields f;
+    enum marker_status st = marker_classify(value, now, max_age, &f);
 
-    if (marker_parse(value, &f) < 0 || f.version != 1)
+    if (st == MARKER_MALFORMED || f.version != 1)
         return MARKER_MALFORMED;
-    if (!marker_time_ok(f.t, now, max_age))
-        return MARKER_EXPIRED;
+    if (st != MARKER_VALID)
+        return st;
     return marker_check_sig(key, keylen, &f, msgid, rcpts, nrcpts, digest, MARKER_DIGEST_LEN);
 }
 
@@ -574,11 +586,12 @@ enum marker_status marker_verify_v2(const unsigned char *key, size_t keylen,
                                     const unsigned char auth[MARKER_BODY_AUTH_LEN])
 {
     struct marker_fields f;
+    enum marker_status st = marker_classify(value, now, max_age, &f);
 
-    if (marker_parse(value, &f) < 0 || f.version != 2)
+    if (st == MARKER_MALFORMED || f.version != 2)
         return MARKER_MALFORMED;
-    if (!marker_time_ok(f.t, now, max_age))
-        return MARKER_EXPIRED;
+    if (st != MARKER_VALID)
+        return st;
     if (CRYPTO_memcmp(f.nonce, auth, MARKER_NONCE_LEN) != 0)
         return MARKER_BAD_SIGNATURE;      /* the body was authenticated for another marker */
     return marker_check_sig(key, keylen, &f, msgid, rcpts, nrcpts, auth + MARKER_NONCE_LEN,
@@ -627,15 +640,8 @@ static int check_add(struct marker_check *mc, const char *value, time_t now, lon
     size_t i = mc->n++, j;
 
     mc->m[i].mac = -1;
-    if (value == NULL || marker_parse(value, &mc->m[i].f) < 0) {
-        mc->m[i].pre = MARKER_MALFORMED;
+    if ((mc->m[i].pre = marker_classify(value, now, max_age, &mc->m[i].f)) != MARKER_VALID)
         return 0;
-    }
-    if (!marker_time_ok(mc->m[i].f.t, now, max_age)) {
-        mc->m[i].pre = MARKER_EXPIRED;
-        return 0;
-    }
-    mc->m[i].pre = MARKER_VALID;
     if (mc->m[i].f.version == 1) {
         if (mc->sha == NULL && ((mc->sha = EVP_MD_CTX_new()) == NULL
                                 || EVP_DigestInit_ex(mc->sha, EVP_sha256(), NULL) != 1))
