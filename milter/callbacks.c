@@ -132,14 +132,17 @@ sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
         return SMFIS_REJECT;
     }
     *pf0 = want | (f0 & SMFIF_SETSYMLIST);
-    /* Headers get no reply (a fault while taking one is answered at the
-     * end of headers): one round trip per message instead of one per
-     * field.  libmilter answers for us when the MTA lacks the feature. */
-    *pf1 = (f1 & skip) | (f1 & SMFIP_HDR_LEADSPC) | (f1 & SMFIP_SKIP) | (f1 & SMFIP_NR_HDR);
+    /* Header fields and body chunks get no reply (a fault while taking
+     * one is answered at the end of headers or of the message): one round
+     * trip per message instead of one per field and per 64 KB of body.
+     * libmilter answers for us when the MTA lacks the feature. */
+    *pf1 = (f1 & skip) | (f1 & SMFIP_HDR_LEADSPC) | (f1 & SMFIP_SKIP) | (f1 & SMFIP_NR_HDR)
+           | (f1 & SMFIP_NR_BODY);
     *pf2 = 0;
     *pf3 = 0;
     cc->cctx_leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
     cc->cctx_nr_hdr = (f1 & SMFIP_NR_HDR) != 0;
+    cc->cctx_nr_body = (f1 & SMFIP_NR_BODY) != 0;
     if (f0 & SMFIF_SETSYMLIST) {
         ms_smfi->setsymlist(ctx, SMFIM_ENVFROM, (char *)"i {auth_authen}");
         ms_smfi->setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i");
@@ -334,20 +337,32 @@ sfsistat cb_eoh(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-/* cb_body - spool a body chunk and feed the marker check, if any */
-sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+/* body_take - spool a body chunk and feed the marker check, if any */
+static sfsistat body_take(SMFICTX *ctx, struct msg_ctx *mc, const unsigned char *chunk, size_t len)
 {
-    struct conn_ctx *cc = ctx_conn(ctx);
-    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
-
-    if (mc == NULL || mc->mctx_spool == NULL)
-        return SMFIS_TEMPFAIL;
     if (spool_write(mc->mctx_spool, chunk, len) < 0)
         return ctx_fault(ctx, mc, "spool write");
     if (marker_check_needs_body(mc->mctx_check)
         && marker_check_update(mc->mctx_check, chunk, len) < 0)
         return ctx_fault(ctx, mc, "loop marker");
     return SMFIS_CONTINUE;
+}
+
+/* cb_body - one body chunk: taken, and answered unless SMFIP_NR_BODY was
+ * negotiated (then a fault waits in mctx_error for cb_eom) */
+sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    struct conn_ctx *cc = ctx_conn(ctx);
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+    sfsistat r;
+
+    if (mc == NULL || mc->mctx_spool == NULL)
+        r = SMFIS_TEMPFAIL;
+    else if (mc->mctx_error != 0)
+        r = SMFIS_TEMPFAIL;        /* an earlier chunk failed: take no more */
+    else
+        r = body_take(ctx, mc, chunk, len);
+    return cc != NULL && cc->cctx_nr_body ? SMFIS_NOREPLY : r;
 }
 
 /* rcpt_list - the envelope recipients as a string array (caller frees the array) */
@@ -450,7 +465,9 @@ sfsistat cb_eom(SMFICTX *ctx)
         return SMFIS_TEMPFAIL;
     ctx_update_qid(ctx, mc);
     memset(&d, 0, sizeof(d));
-    if ((r = eom_check_markers(ctx, mc)) < 0) {
+    if (mc->mctx_error != 0) {          /* a body chunk failed (no reply then) */
+        st = apply_tempfail(ctx, mc->mctx_qid, mc->mctx_error_what);
+    } else if ((r = eom_check_markers(ctx, mc)) < 0) {
         st = ctx_fault(ctx, mc, "loop marker");
     } else if (r == 1) {
         log_info(mc->mctx_qid, "loop marker verified: produced by this gateway, passed untouched");

@@ -50,6 +50,7 @@ struct conn_ctx {
     int cctx_have_addr;
     int cctx_leadspc;             /* SMFIP_HDR_LEADSPC negotiated */
     int cctx_nr_hdr;              /* SMFIP_NR_HDR negotiated: headers get no reply */
+    int cctx_nr_body;             /* SMFIP_NR_BODY negotiated: body chunks get no reply */
     struct msg_ctx *cctx_msg;
 };
 

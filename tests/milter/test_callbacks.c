@@ -253,6 +253,7 @@ static void connect_from(const char *ip)
     assert_int_equal(cb_negotiate(CTX, 0x1ff, 0x1fffff, 0, 0, &p0, &p1, &p2, &p3), SMFIS_CONTINUE);
     assert_true(p1 & SMFIP_HDR_LEADSPC);
     assert_true(p1 & SMFIP_NR_HDR);     /* headers unanswered: one round trip fewer per field */
+    assert_true(p1 & SMFIP_NR_BODY);    /* body chunks unanswered too */
     assert_false(p1 & SMFIP_NODATA);    /* DATA answered (no wait on a delayed ACK) */
     assert_int_equal(cb_connect(CTX, (char *)"client", (struct sockaddr *)&sin), SMFIS_CONTINUE);
 }
@@ -279,7 +280,9 @@ static sfsistat finish_message(const char *body)
 {
     sfsistat st = cb_body(CTX, (unsigned char *)body, strlen(body));
 
-    return st == SMFIS_CONTINUE ? cb_eom(CTX) : st;
+    if (st != SMFIS_NOREPLY)
+        return st == SMFIS_CONTINUE ? SMFIS_TEMPFAIL : st;      /* never answered */
+    return cb_eom(CTX);
 }
 
 /* run_message - one whole message on a fresh connection; the MTA operations in ops */
@@ -589,6 +592,31 @@ static void test_header_fault_answered_at_eoh(void **state)
     assert_null(fake_priv);
 }
 
+/* Likewise for a body chunk under SMFIP_NR_BODY: the chunks after it are
+ * not taken and the end of the message answers 451, deciding nothing. */
+static void test_body_fault_answered_at_eom(void **state)
+{
+    static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
+    struct msg_ctx *mc;
+    uint64_t before;
+
+    (void)state;
+    buf_reset(&ops);
+    connect_from("127.0.0.1");
+    assert_int_equal(start_message("<bob@partner.test>", h), SMFIS_CONTINUE);
+    assert_int_equal(cb_body(CTX, (unsigned char *)"one\r\n", 5), SMFIS_NOREPLY);
+    mc = ((struct conn_ctx *)fake_priv)->cctx_msg;
+    mc->mctx_error = ENOSPC;           /* as ctx_fault() records a failed spool write */
+    mc->mctx_error_what = "spool write";
+    before = spool_size(mc->mctx_spool);
+    assert_int_equal(cb_body(CTX, (unsigned char *)"two\r\n", 5), SMFIS_NOREPLY);
+    assert_true(spool_size(mc->mctx_spool) == before);
+    assert_int_equal(cb_eom(CTX), SMFIS_TEMPFAIL);
+    assert_string_equal(buf_str(&ops), "reply 451 4.3.0 Temporary failure in the mail encryption gateway, try again later\n");
+    cb_close(CTX);
+    assert_null(fake_priv);
+}
+
 static void test_scope(void **state)
 {
     static const struct hdr h[] = { { "Subject", " [tag]" }, { NULL, NULL } };
@@ -854,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_large_message_spills),
         cmocka_unit_test(test_spool_fault_tempfails),
         cmocka_unit_test(test_header_fault_answered_at_eoh),
+        cmocka_unit_test(test_body_fault_answered_at_eom),
         cmocka_unit_test(test_scope),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_on_incomplete),
