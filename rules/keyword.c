@@ -378,14 +378,26 @@ struct kw_scratch *kw_scratch_new(const struct kw_multi *km)
     return sc;
 }
 
-/* kw_scratch_grow - make sc large enough for km as well */
-int kw_scratch_grow(struct kw_scratch *sc, const struct kw_multi *km)
+/* kw_scratch_grow_db - make sc large enough for Hyperscan database db too */
+int kw_scratch_grow_db(struct kw_scratch *sc, const void *db)
 {
-    if (km != NULL && km->db != NULL && hs_alloc_scratch(km->db, &sc->s) != HS_SUCCESS) {
+    if (db != NULL && hs_alloc_scratch(db, &sc->s) != HS_SUCCESS) {
         errno = ENOMEM;
         return -1;
     }
     return 0;
+}
+
+/* kw_scratch_grow - make sc large enough for km as well */
+int kw_scratch_grow(struct kw_scratch *sc, const struct kw_multi *km)
+{
+    return km == NULL ? 0 : kw_scratch_grow_db(sc, km->db);
+}
+
+/* kw_scratch_hs - the Hyperscan scratch in sc */
+void *kw_scratch_hs(struct kw_scratch *sc)
+{
+    return sc != NULL ? sc->s : NULL;
 }
 
 /* kw_scratch_free - release scratch space */

@@ -66,6 +66,11 @@ size_t kw_multi_count(const struct kw_multi *km); /* distinct phrases */
  * kw_scratch_grow() makes it serve another matcher too (0 or -1 ENOMEM). */
 struct kw_scratch *kw_scratch_new(const struct kw_multi *km);
 int kw_scratch_grow(struct kw_scratch *sc, const struct kw_multi *km);
+/* For the other Hyperscan users of a scan (re_prefilter.c): make sc serve
+ * database db (an hs_database_t *) too (0 or -1 ENOMEM), and the scratch
+ * itself (an hs_scratch_t *, NULL while no database needed one). */
+int kw_scratch_grow_db(struct kw_scratch *sc, const void *db);
+void *kw_scratch_hs(struct kw_scratch *sc);
 void kw_scratch_free(struct kw_scratch *sc);
 /* 0 scanned (fn said go on), 1 stopped by fn, -1 with errno (EIO) */
 int kw_multi_scan(const struct kw_multi *km, struct kw_scratch *sc, const char *norm,

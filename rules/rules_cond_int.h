@@ -30,7 +30,9 @@ struct str_list {
 /* Compiled patterns (owned). */
 struct re_set {
     void **re;                /* pcre2_code_8 * */
+    char **src;               /* the patterns as written (for re_prefilter.c) */
     size_t n;
+    int caseless;
 };
 
 /* str_list_parse - a scalar or a non-empty list of scalars; each item is

@@ -59,6 +59,7 @@ struct rules_subj_hit {
 struct rule_cond;
 struct body_cond;
 struct sens_set;
+struct re_prefilter;
 
 struct rules_cond_kind {
     const char *name;
@@ -131,6 +132,7 @@ struct ruleset {
     size_t nscan;
     size_t *scan_re;          /* the slots of the pattern (*_matches) body conditions */
     size_t nscan_re;
+    struct re_prefilter *re_pre;  /* which of scan_re may match a window, owned */
     struct kw_multi *kw_text; /* the phrases of the keyword body conditions, owner: slot */
     struct kw_multi *kw_subject;  /* the phrases looked for in the subject, owner: subject slot */
     size_t nsubj;             /* subject slots */

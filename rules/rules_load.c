@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "rules/keyword.h"
+#include "rules/re_prefilter.h"
 #include "rules/rules_cond_int.h"
 #include "rules/sensitive.h"
 
@@ -91,6 +92,7 @@ void rules_free(struct ruleset *rs)
     free(rs->scan_re);
     kw_multi_free(rs->kw_text);
     kw_multi_free(rs->kw_subject);
+    re_pre_free(rs->re_pre);
     sens_set_free(rs->sens);
     rules_scratch_pool_free(rs->pool);
     free(rs);
@@ -732,6 +734,23 @@ static int ld_slot_conds(struct ruleset *rs, const struct rule_cond *conds, size
     return 0;
 }
 
+/* ld_prefilter - the Hyperscan prefilter of the pattern body conditions;
+ * 0 or -1 ENOMEM */
+static int ld_prefilter(struct ruleset *rs)
+{
+    const struct re_set **sets;
+
+    if (rs->nscan_re == 0)
+        return 0;
+    if ((sets = calloc(rs->nscan_re, sizeof(*sets))) == NULL)
+        return -1;
+    for (size_t k = 0; k < rs->nscan_re; k++)
+        sets[k] = rs->scan_conds[rs->scan_re[k]]->re;
+    rs->re_pre = re_pre_build(sets, rs->nscan_re);
+    free(sets);
+    return rs->re_pre == NULL ? -1 : 0;
+}
+
 /* ld_slots - number the body and subject phrase conditions of every rule
  * and build the merged phrase matchers; 0 or -1 (ENOMEM, EIO) */
 static int ld_slots(struct ruleset *rs)
@@ -758,7 +777,9 @@ static int ld_slots(struct ruleset *rs)
         }
         rs->nscan = n;
     }
-    return kw_multi_build(rs->kw_text) < 0 || kw_multi_build(rs->kw_subject) < 0 ? -1 : 0;
+    if (kw_multi_build(rs->kw_text) < 0 || kw_multi_build(rs->kw_subject) < 0)
+        return -1;
+    return ld_prefilter(rs);
 }
 
 /* rules_load - load a rules file or directory into a ruleset */

@@ -91,9 +91,12 @@ void re_set_free(struct re_set *set)
 {
     if (set == NULL)
         return;
-    for (size_t i = 0; i < set->n; i++)
+    for (size_t i = 0; i < set->n; i++) {
         pcre2_code_free(set->re[i]);
+        free(set->src[i]);
+    }
     free(set->re);
+    free(set->src);
     free(set);
 }
 
@@ -119,6 +122,11 @@ static int re_item(const char *what, const struct ynode *item, uint32_t opts,
         return -1;
     }
     (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* the interpreter when it fails */
+    if ((set->src[set->n] = strndup(item->value, item->len)) == NULL) {
+        pcre2_code_free(re);
+        ynode_error(d, item, "%s: out of memory", what);
+        return -1;
+    }
     set->re[set->n++] = re;
     return 0;
 }
@@ -151,11 +159,15 @@ int re_set_parse_opt(const char *what, const struct ynode *arg, int caseless,
     int bad = 0;
 
     *out = NULL;
-    if (set == NULL || (set->re = calloc(n ? n : 1, sizeof(*set->re))) == NULL) {
+    if (set == NULL || (set->re = calloc(n ? n : 1, sizeof(*set->re))) == NULL
+        || (set->src = calloc(n ? n : 1, sizeof(*set->src))) == NULL) {
+        if (set != NULL)
+            free(set->re);
         free(set);
         ynode_error(d, arg, "%s: out of memory", what);
         return -1;
     }
+    set->caseless = caseless != 0;
     if (arg->type == YNODE_SEQ) {
         if (arg->n == 0) {
             ynode_error(d, arg, "%s: expected at least one pattern", what);

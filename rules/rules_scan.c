@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "rules/keyword.h"
+#include "rules/re_prefilter.h"
 #include "rules/rules_cond_int.h"
 #include "rules/sensitive.h"
 #include "rules/text_norm.h"
@@ -75,6 +76,7 @@ struct rules_scan {
     struct msg_text_sink sink;
     uint64_t bytes;           /* text bytes seen */
     unsigned char *hit;       /* per body condition slot: 1 hit, 2 limit hit */
+    unsigned char *cand;      /* per pattern condition (scan_re): may match the window */
     void *md;                 /* pcre2 match data of the pattern conditions */
     char **excerpt;           /* per slot, when explaining */
     size_t nhit;              /* slots hit */
@@ -188,8 +190,9 @@ static int scan_on_phrase(void *arg, size_t owner, size_t at, size_t mlen)
 }
 
 /* scan_match - search w[0..len) for every body condition not yet hit that
- * looks at this kind of text: all phrases in one pass, then each pattern;
- * excerpts may show context up to w[full] */
+ * looks at this kind of text: all phrases in one pass, then each pattern
+ * the prefilter's pass did not rule out; excerpts may show context up to
+ * w[full] */
 static int scan_match(struct rules_scan *scan, const char *w, size_t len, size_t full, int att)
 {
     const struct ruleset *rs = scan->rs;
@@ -201,13 +204,17 @@ static int scan_match(struct rules_scan *scan, const char *w, size_t len, size_t
         errno = ka.fault;
         return -1;
     }
+    if (rs->re_pre == NULL)
+        memset(scan->cand, 1, rs->nscan_re);
+    else if (re_pre_scan(rs->re_pre, scan->kws, w, len, scan->cand) < 0)
+        return -1;
     for (size_t k = 0; k < rs->nscan_re; k++) {
         size_t i = rs->scan_re[k], at, mlen;
         const struct body_cond *b = rs->scan_conds[i];
         struct rules_ctx rc;
         int r;
 
-        if (scan->hit[i] == 1 || (b->target == BODY_ATTACHMENT) != att)
+        if (!scan->cand[k] || scan->hit[i] == 1 || (b->target == BODY_ATTACHMENT) != att)
             continue;
         memset(&rc, 0, sizeof(rc));
         rc.rs = rs;
@@ -370,7 +377,8 @@ void rules_scratch_pool_free(struct rules_scratch_pool *pool)
     free(pool);
 }
 
-/* scratch_get - a scratch for both phrase matchers of rs: a kept one, or new */
+/* scratch_get - a scratch for both phrase matchers and the pattern
+ * prefilter of rs: a kept one, or new */
 static struct kw_scratch *scratch_get(const struct ruleset *rs)
 {
     struct kw_scratch *sc = NULL;
@@ -383,7 +391,8 @@ static struct kw_scratch *scratch_get(const struct ruleset *rs)
         if (sc != NULL)
             return sc;
     }
-    if ((sc = kw_scratch_new(rs->kw_text)) != NULL && kw_scratch_grow(sc, rs->kw_subject) < 0) {
+    if ((sc = kw_scratch_new(rs->kw_text)) != NULL
+        && (kw_scratch_grow(sc, rs->kw_subject) < 0 || re_pre_grow_scratch(rs->re_pre, sc) < 0)) {
         kw_scratch_free(sc);
         sc = NULL;
     }
@@ -421,6 +430,7 @@ struct rules_scan *rules_scan_new(const struct ruleset *rs)
     buf_init(&scan->norm, RULES_SCAN_NORM_MAX);
     buf_init(&scan->win, RULES_SCAN_NORM_MAX + RULES_SCAN_CARRY);
     if ((scan->hit = calloc(n ? n : 1, 1)) == NULL
+        || (scan->cand = calloc(rs != NULL && rs->nscan_re ? rs->nscan_re : 1, 1)) == NULL
         || (scan->excerpt = calloc(n ? n : 1, sizeof(*scan->excerpt))) == NULL
         || (rs != NULL && (scan->kws = scratch_get(rs)) == NULL)
         || (rs != NULL && rs->sens != NULL && (scan->sens = sens_scan_new(rs->sens)) == NULL)) {
@@ -445,6 +455,7 @@ void rules_scan_free(struct rules_scan *scan)
         free(scan->excerpt[i]);
     free(scan->excerpt);
     free(scan->hit);
+    free(scan->cand);
     scratch_put(scan->rs, scan->kws);
     if (scan->md != NULL)
         rules_re_match_data_free(scan->md);
