@@ -238,22 +238,27 @@ static int norm_word8(const char *in, struct buf_stage *st, int *space)
 #endif
 }
 
-/* norm_word16 - norm_word8() for 16 bytes at once, with SSE2 where the
- * compiler targets it (x86-64 always); 0 elsewhere */
-static int norm_word16(const char *in, struct buf_stage *st, int *space)
+/* norm_word16 - the fast path for up to 16 bytes of plain ASCII at in
+ * (with SSE2 where the compiler targets it, x86-64 always; 0 elsewhere):
+ * the bytes before the first one that needs the per-byte path (a control,
+ * the second space of a run or a space after one already written, a byte
+ * of 0x80 or more or the byte before one, which may be the base of a
+ * combining sequence; in[16] is looked at for that) go out lower-cased
+ * with one 16-byte store; returns how many (0 to 16). */
+static size_t norm_word16(const char *in, struct buf_stage *st, int *space)
 {
 #if defined(__SSE2__)
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)in), up;
-    unsigned sp;
+    unsigned hi, bad, sp;
+    size_t n;
 
-    /* bytes of 0x80 or more, and the one after the block */
-    if (_mm_movemask_epi8(v) != 0 || ((unsigned char)in[16] & 0x80) != 0)
-        return 0;
-    /* below 0x20 (signed compare: every byte is below 0x80 now) */
-    if (_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20))) != 0)
-        return 0;
+    hi = (unsigned)_mm_movemask_epi8(v) | (((unsigned char)in[16] & 0x80u) << 9);
     sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-    if ((sp & (sp >> 1)) != 0 || (*space && (sp & 1)))
+    /* below 0x20 in a signed compare: controls, and every byte of 0x80 or more */
+    bad = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))
+          | (hi >> 1) | (sp & (sp << 1)) | (*space ? sp & 1u : 0u);
+    n = bad == 0 ? 16 : (size_t)__builtin_ctz(bad);
+    if (n == 0)
         return 0;
     up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
                        _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
@@ -261,9 +266,9 @@ static int norm_word16(const char *in, struct buf_stage *st, int *space)
     if (BUF_STAGE_SIZE - st->n < 16)
         buf_stage_flush(st);
     _mm_storeu_si128((__m128i *)(void *)(st->s + st->n), v);
-    st->n += 16;
-    *space = (int)(sp >> 15);
-    return 1;
+    st->n += n;
+    *space = (int)((sp >> (n - 1)) & 1u);
+    return n;
 #else
     (void)in;
     (void)st;
@@ -294,11 +299,11 @@ static int norm_impl(const char *in, size_t len, struct buf *out, int fast)
         unsigned char c = (unsigned char)in[i];
         size_t j;
 
-        if (fast && i >= slow_to && len - i > 8) {
-            if (len - i > 16 && norm_word16(in + i, &st, &space)) {
-                i += 16;
-                continue;
-            }
+        if (fast && len - i > 16 && (j = norm_word16(in + i, &st, &space)) > 0) {
+            i += j;
+            continue;
+        }
+        if (fast && i >= slow_to && len - i > 8 && len - i <= 16) {
             if (norm_word8(in + i, &st, &space)) {
                 i += 8;
                 continue;
