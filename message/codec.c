@@ -190,7 +190,7 @@ size_t qp_dec_update(struct qp_dec *d, const char *in, size_t len, unsigned char
                     /* the run reaches the end of the push: hold its last bytes */
                     size_t r = (size_t)(q - p), total = held + r, i;
                     size_t keep = total < QP_WS_HOLD ? total : QP_WS_HOLD;
-                    char tmp[QP_WS_HOLD];
+                    char tmp[QP_WS_HOLD] = { 0 };
 
                     for (i = 0; i < total; i++) {
                         char ws = i < held ? d->hold[i] : (char)p[i - held];
@@ -259,7 +259,8 @@ size_t qp_dec_update(struct qp_dec *d, const char *in, size_t len, unsigned char
             break;
         case QP_EQ_HEX:
             if (hex_value(c) >= 0) {
-                *o++ = (unsigned char)(hex_value((unsigned char)d->hold[0]) << 4 | hex_value(c));
+                *o++ = (unsigned char)((unsigned)hex_value((unsigned char)d->hold[0]) << 4
+                                       | (unsigned)hex_value(c));
                 p++;
             } else {
                 *o++ = '=';
