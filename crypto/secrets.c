@@ -277,8 +277,8 @@ static int hex_field(const char *path, unsigned line, unsigned col, const char *
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)(hex_value((unsigned char)s[2 * i]) << 4
-                                 | hex_value((unsigned char)s[2 * i + 1]));
+        out[i] = (unsigned char)((unsigned)hex_value((unsigned char)s[2 * i]) << 4
+                                 | (unsigned)hex_value((unsigned char)s[2 * i + 1]));
     return 0;
 }
 
@@ -354,6 +354,8 @@ static int parse_line(const char *path, unsigned line, const char *text, size_t 
         return -1;
     }
     if (nf < 4) {
+        /* nf >= 1: text[i] is not blank, so next_field found a first field */
+        /* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
         diag_add(d, path, line, (unsigned)(len + 1),
                  "the %s is missing (NAME ITERATIONS SALT_HEX KEK_HEX)", missing[nf - 1]);
         return -1;
@@ -547,7 +549,9 @@ const struct env_recipient_key *secrets_find(const struct secrets *s, const char
                          ? (char)(address[i] - 'A' + 'a') : address[i];
     if (from == 0)
         e = find_exact(s, want);
-    /* want + dom is '@' and a domain: "@sub.example.net", "@example.net", ... */
+    /* want + dom is '@' and a domain: "@sub.example.net", "@example.net", ...
+     * (want holds address[from..len], its NUL included, as from <= at - address) */
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
     for (dom = (size_t)(at - address) - from; e == NULL && want[dom + 1] != '\0';) {
         char *dot;
 
