@@ -163,7 +163,7 @@ int cmd_check(int argc, char **argv)
         bad = 1;
     } else {
         printf("%s: configuration valid\n", path);
-        if (nsets == 0)
+        if (nsets == 0 && cfg != NULL)
             printf("%s: %zu rule(s), valid\n", cfg->rules_path, rules_count(cfg->rules));
         for (size_t i = 0; i < nsets; i++)
             printf("%s: %zu rule(s), valid\n", argv[optind + (int)i], rules_count(sets[i]));

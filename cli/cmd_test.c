@@ -277,7 +277,8 @@ static int test_outcome(const struct msg_model *m, const struct msg_envelope *en
             o->modified = 1;
             break;
         case ACT_PREPEND_SUBJECT:
-            if (subject.len >= plen && memcmp(buf_str(&subject), a->value, plen) == 0)
+            if (subject.len >= plen
+                && (plen == 0 || memcmp(buf_str(&subject), a->value, plen) == 0))
                 break;
             {
                 struct buf nb = BUF_INIT(TEST_SUBJECT_MAX);
