@@ -27,6 +27,8 @@ PACKAGES=(
   procps iproute2 bsdutils util-linux passwd adduser
   # packaging
   debhelper dpkg-dev fakeroot
+  # hardening: fuzzing (scripts/fuzz.sh), static analysis (scripts/lint.sh), valgrind runs
+  clang llvm cppcheck clang-tidy valgrind
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
