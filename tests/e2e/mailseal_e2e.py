@@ -1340,6 +1340,55 @@ class E2ETestCase(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------
+# an upstream MTA: a second, sending Postfix (fault-injection tests)
+
+class SendingPostfix(Postfix):
+    """A private Postfix that plays the upstream MTA in front of a gateway:
+    it queues whatever it is given (over SMTP on 127.0.0.1:port) and relays
+    everything to [127.0.0.1]:relay_port with at most concurrency
+    deliveries at a time, retrying a deferred message every retry to
+    2 * retry seconds, as a real upstream MTA does after a 4xx.  No
+    milter.  Its myhostname differs from the gateway's: Postfix's SMTP
+    client refuses a server that greets with its own name ("mail ...
+    loops back to myself").  Each delivery opens its own connection: a
+    gateway smtpd session that began while its milter was down answers
+    451 4.7.1 to every later MAIL FROM, so a cached connection would keep
+    failing long after the milter is back."""
+
+    MSGID_LINE = re.compile(r"\b([0-9A-Za-z]{6,}): message-id=<([^>]*)>")
+    TWICE_LINE = re.compile(r"\b([0-9A-Za-z]{6,}): .*may be sent more than once")
+
+    def __init__(self, directory, relay_port, port=None, retry=1, concurrency=4,
+                 extra=None):
+        conf = {
+            "myhostname": "upstream.mailseal-e2e.test",
+            "queue_run_delay": "%ds" % retry,
+            "minimal_backoff_time": "%ds" % retry,
+            "maximal_backoff_time": "%ds" % (2 * retry),
+            "default_destination_concurrency_limit": str(concurrency),
+            "smtp_destination_concurrency_limit": str(concurrency),
+            "smtp_connection_cache_on_demand": "no",
+        }
+        conf.update(extra or {})
+        super().__init__(directory, relay_port, port=port, milter=None, extra=conf)
+
+    def queued_ids(self):
+        """queued_ids - {queue id: queue name} of every message still in the
+        instance, held and corrupt ones included."""
+        return {qid: q for q in QUEUES for qid in self.queue_ids(q)}
+
+    def message_ids(self):
+        """message_ids - {queue id: Message-ID without <>} from cleanup's log lines."""
+        return dict(self.MSGID_LINE.findall(self.maillog()))
+
+    def sent_maybe_twice(self):
+        """sent_maybe_twice - the queue ids whose delivery lost the
+        connection after the end of data, so that SMTP allows a duplicate
+        ("message may be sent more than once")."""
+        return set(self.TWICE_LINE.findall(self.maillog()))
+
+
+# ---------------------------------------------------------------------------
 # command line (used by scripts/demo.sh): one Postfix configuration for all
 
 def main(argv=None):
