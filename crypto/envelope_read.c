@@ -152,7 +152,8 @@ static long env_reader_header(struct env_reader *r, const unsigned char *p, size
     if (r->got < ENV_FIXED_LEN) {
         size_t n = ENV_FIXED_LEN - r->got < len ? ENV_FIXED_LEN - r->got : len;
 
-        memcpy(r->fixed + r->got, p, n);
+        if (n > 0)                      /* p may be NULL when len is 0 */
+            memcpy(r->fixed + r->got, p, n);
         r->got += n;
         taken = n;
         if (r->got < ENV_FIXED_LEN)
@@ -163,7 +164,8 @@ static long env_reader_header(struct env_reader *r, const unsigned char *p, size
     if (r->got < r->header_len) {
         size_t n = r->header_len - r->got < len - taken ? r->header_len - r->got : len - taken;
 
-        memcpy(r->hdr + r->got, p + taken, n);
+        if (n > 0)
+            memcpy(r->hdr + r->got, p + taken, n);
         r->got += n;
         taken += n;
     }

@@ -931,6 +931,8 @@ int viewer_writer_data(void *arg, const void *data, size_t len)
         errno = EINVAL;
         return -1;
     }
+    if (len == 0)                       /* nothing to do, and p may be NULL */
+        return 0;
     if (vw->npend > 0) {
         size_t n = VIEWER_B64_IN - vw->npend < len ? VIEWER_B64_IN - vw->npend : len;
 
