@@ -287,6 +287,8 @@ static int kw_multi_group(struct kw_multi *km)
         struct kw_entry *en = &km->e[i];
         struct kw_uniq *u = km->nu ? &km->u[km->nu - 1] : NULL;
 
+        /* u is the previous phrase, its text set below: not the calloc's NULL */
+        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
         if (u == NULL || u->len != en->len || memcmp(u->text, en->text, en->len) != 0) {
             u = &km->u[km->nu++];
             u->text = en->text;

@@ -121,6 +121,8 @@ int cond_enc_explain(const struct rule_cond *c, struct rules_ctx *ctx, struct bu
 {
     static const char *const why[] = {
         "not encrypted", "S/MIME encrypted", "PGP/MIME encrypted",
+        /* "header " ENC_ENVELOPE_HEADER is one string on purpose */
+        /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
         "inline PGP message", "header " ENC_ENVELOPE_HEADER, "mailseal envelope",
     };
 
