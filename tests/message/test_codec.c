@@ -99,6 +99,7 @@ static void decode(int qp, const char *in, size_t len, const size_t *cuts, size_
     b64_dec_init(&bd);
     qp_dec_init(&qd);
     for (i = 0; i <= ncuts; i++) {
+        /* cppcheck-suppress nullPointer ; the last pass (i == ncuts) takes len, so cuts is read only when ncuts > 0 */
         size_t stop = i < ncuts ? cuts[i] : len;
         size_t chunk = stop - pos;
 

@@ -96,7 +96,7 @@ static void run_cases(const char *yaml, const struct eval_case *cases, size_t n)
         memset(&env, 0, sizeof(env));
         env.from = (char *)"sender@example.com";
         env.from_domain = (char *)"example.com";
-        for (size_t j = 0; c->rcpts[j] && j < 8; j++) {
+        for (size_t j = 0; j < 8 && c->rcpts[j]; j++) {
             rc[j].addr = c->rcpts[j] == 'e' ? (char *)"x@other.example" : (char *)"y@example.com";
             rc[j].domain = c->rcpts[j] == 'e' ? (char *)"other.example" : (char *)"example.com";
             rc[j].external = c->rcpts[j] == 'e';

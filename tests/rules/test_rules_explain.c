@@ -66,7 +66,7 @@ static char *eval_one(struct ruleset *rs, const struct explain_case *c, int expl
     memset(&env, 0, sizeof(env));
     env.from = (char *)"sender@example.com";
     env.from_domain = (char *)"example.com";
-    for (size_t j = 0; c->rcpts[j] && j < 8; j++) {
+    for (size_t j = 0; j < 8 && c->rcpts[j]; j++) {
         int e = c->rcpts[j] == 'e';
 
         rc[j].addr = e ? (char *)ext[next++ % 2] : (char *)"y@example.com";

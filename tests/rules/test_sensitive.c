@@ -335,6 +335,7 @@ static void scan_result(const struct sens_set *set, const char *text, size_t len
 
     assert_non_null(sc);
     for (size_t i = 0; i <= ncuts; i++) {
+        /* cppcheck-suppress [nullPointer, uninitvar] ; the last pass (i == ncuts) takes len, so cuts is read only when ncuts > 0 (the n cuts a caller passes are set) */
         size_t to = i < ncuts ? cuts[i] : len;
         sens_scan_push(sc, text + from, to - from);
         from = to;
