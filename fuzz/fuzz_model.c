@@ -134,7 +134,7 @@ static struct msg_model *build(const uint8_t *data, size_t size, size_t mem_limi
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct msg_limits lim;
-    struct model_seen sa, sb;
+    struct model_seen sa = { 0 }, sb = { 0 };   /* zeroed for cppcheck's CTU check too */
     struct msg_model *a, *b;
 
     msg_limits_default(&lim);
