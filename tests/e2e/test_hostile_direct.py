@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""test_hostile_direct - hostile mail straight into mailseal-milter over
+the milter protocol (milter_proto.py), no MTA in between.
+
+Each input of hostile_mail.py runs under several configurations, each in
+a fresh milter (so its VmHWM is the peak of that one message):
+  seal         a rule encrypts every test message (subject tag)
+  pass         rules that match none of them (a subject tag, a body
+               keyword), policy.on_incomplete: encrypt (the default)
+  pass-reject  the same rules, policy.on_incomplete: reject
+  seal-big / pass-big (the 100 MB body only)  limits.max_message_size
+               and envelope.max_wrapper_size raised to 200 MB, so the
+               100 MB body is parsed, scanned and encrypted
+For each run the test checks: the milter answers within the case's time
+limit; the outcome is the one docs/HOSTILE_MAIL.md documents (EXPECT
+below); an encrypted body holds no plaintext; the milter's peak resident
+memory stays under MEMORY_LIMIT; the process is still alive and handles
+an ordinary message correctly afterwards; no sanitizer report.
+
+Under AddressSanitizer (detected from the binary) the 100 MB body is
+scaled down to 25 MB and memory is checked only against ASAN_MEMORY_LIMIT,
+because ASan's quarantine and shadow pages count as resident memory.
+
+At the end a table of every run (outcome, seconds, peak memory) is
+printed.  Needs root (the harness's Postfix check), MAILSEAL_MILTER and
+MAILSEAL_CLI (to store the recipient's passphrase key)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+import hostile_mail as hm
+import milter_proto as mp
+from mailseal_e2e import E2ETestCase, milter_binary
+
+CLI = os.environ.get("MAILSEAL_CLI")
+MIB = 1 << 20
+MEMORY_LIMIT = 64 * MIB            # VmHWM of the milter, whatever the message
+ASAN_MEMORY_LIMIT = 1024 * MIB
+PASSPHRASE = "hostile mail test passphrase"
+
+SEAL_RULES = [{"name": "seal", "if": {"subject_contains": hm.SUBJECT_TAG},
+               "then": {"encrypt": {}}}]
+PASS_RULES = [{"name": "tag", "if": {"subject_contains": hm.PASS_TAG}, "then": {"encrypt": {}}},
+              {"name": "word", "if": {"body_contains": hm.PASS_WORD}, "then": {"encrypt": {}}}]
+BIG_LIMITS = {"limits": {"max_message_size": "200MB"},
+              "envelope": {"max_wrapper_size": "200MB"}}
+
+# configuration name -> (rules, extra config, outcome of the ordinary message)
+CONFIGS = {
+    "seal": (SEAL_RULES, {}, "encrypted"),
+    "pass": (PASS_RULES, {}, "accept"),
+    "pass-reject": (PASS_RULES, {"policy": {"on_incomplete": "reject"}}, "accept"),
+    "seal-big": (SEAL_RULES, BIG_LIMITS, "encrypted"),
+    "pass-big": (PASS_RULES, BIG_LIMITS, "accept"),
+}
+
+ENC = "encrypted"
+ACC = "accept"
+INCOMPLETE = "reject 550 5.7.1"      # on_incomplete: reject
+TOO_BIG = "reject 552 5.3.4"         # the wrapper would exceed max_wrapper_size
+CLOSED = "closed"                    # libmilter drops a packet over 65535 bytes
+
+# case -> {configuration: documented outcome} (docs/HOSTILE_MAIL.md)
+EXPECT = {
+    "parts_10k": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "nest_1000": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "header_1mb": {"seal": CLOSED, "pass": CLOSED},
+    "headers_50k": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "nul_bytes": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "bare_lf": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "bare_cr": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "bad_base64": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "bad_qp": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "charsets": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "unclosed": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "rfc2047": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
+    "body_100mb": {"seal": TOO_BIG, "pass": TOO_BIG, "pass-reject": INCOMPLETE,
+                   "seal-big": ENC, "pass-big": ENC},
+}
+
+# seconds a case may take from MAIL to the final reply
+TIME_LIMIT = {"body_100mb": 60.0}
+DEFAULT_TIME_LIMIT = 20.0
+
+_ASAN = []
+
+
+def under_asan():
+    """under_asan - True when the milter binary is built with AddressSanitizer."""
+    if not _ASAN:
+        try:
+            with open(milter_binary(), "rb") as f:
+                _ASAN.append(b"__asan_init" in f.read())
+        except (OSError, TypeError):
+            _ASAN.append(False)
+    return _ASAN[0]
+
+
+def proc_memory(pid):
+    """proc_memory - {"VmRSS": bytes, "VmHWM": bytes} of process pid."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key = line.split(":", 1)[0]
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(line.split()[1]) * 1024
+    return out
+
+
+def outcome_of(result):
+    """outcome_of - a Result as one of the documented outcome strings."""
+    if result.kind == "reject" and result.text:
+        return "reject " + " ".join(result.text.split()[:2])
+    if result.kind == "tempfail" and result.text:
+        return "tempfail " + " ".join(result.text.split()[:2])
+    return result.kind
+
+
+TABLE = []
+
+
+@unittest.skipUnless(CLI, "MAILSEAL_CLI not set")
+class HostileDirect(E2ETestCase):
+
+    needs_milter = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.scale = 0.25 if under_asan() else 1.0
+
+    @classmethod
+    def tearDownClass(cls):
+        if TABLE:
+            lines = ["", "hostile mail, straight into the milter%s:" %
+                     (" (ASan build: 100 MB scaled to 25 MB)" if under_asan() else ""),
+                     "%-12s %-12s %-20s %8s %9s" % ("case", "config", "outcome", "seconds",
+                                                    "VmHWM MiB")]
+            for row in TABLE:
+                lines.append("%-12s %-12s %-20s %8.2f %9.1f" % row)
+            print("\n".join(lines), file=sys.stderr, flush=True)
+
+    def secrets(self):
+        """secrets - a key store with a passphrase key for @partner.test."""
+        path = os.path.join(self.dir, "secrets")
+        if not os.path.exists(path):
+            pf = os.path.join(self.dir, "pass.txt")
+            with open(pf, "w") as f:
+                f.write(PASSPHRASE + "\n")
+            r = subprocess.run([CLI, "secret", "set", "-f", path, "--passphrase-file", pf,
+                                "--iterations", "100000", "@" + hm.RCPT.split("@")[1]],
+                               capture_output=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return path
+
+    def fresh_milter(self, config, tag):
+        """fresh_milter - a new milter for one run under configuration config."""
+        rules, extra, _ = CONFIGS[config]
+        conf = {"milter": {"log_level": "info"},
+                "envelope": {"secrets_file": self.secrets(), "random_passphrase": "never"}}
+        for k, v in extra.items():
+            conf[k] = dict(conf.get(k, {}), **v)
+        return self.start_milter(rules=rules, name=tag, transport="unix", config=conf)
+
+    def client(self, milter, timeout):
+        """client - a negotiated, connected protocol client to milter."""
+        c = mp.MilterClient.unix(milter.socket_path, timeout=timeout)
+        c.negotiate()
+        c.connect_info()
+        return c
+
+    def run_case(self, msg, milter, limit):
+        """run_case - send msg; (outcome, Result or None, seconds)."""
+        t0 = time.monotonic()
+        try:
+            with self.client(milter, limit) as c:
+                self.assertTrue(c.protocol & mp.SMFIP_NR_HDR and c.protocol & mp.SMFIP_NR_BODY,
+                                "the milter no longer asks for SMFIP_NR_HDR|SMFIP_NR_BODY")
+                r = c.message(hm.SENDER, [hm.RCPT], msg.milter_headers(), msg.body_chunks())
+        except (mp.MilterClosed, BrokenPipeError, ConnectionResetError):
+            return CLOSED, None, time.monotonic() - t0
+        return outcome_of(r), r, time.monotonic() - t0
+
+    def check_run(self, name, config, milter):
+        """check_run - one hostile message into milter (started under
+        configuration config), then an ordinary one: outcome, time,
+        memory, liveness."""
+        expected = EXPECT[name][config]
+        msg = hm.make(name, self.scale)
+        limit = TIME_LIMIT.get(name, DEFAULT_TIME_LIMIT)
+        got, result, seconds = self.run_case(msg, milter, limit)
+        self.assertTrue(milter.running(), "milter died on %s/%s:\n%s"
+                        % (name, config, milter.log()[-3000:]))
+        mem = proc_memory(milter.pid)
+        TABLE.append((name, config, got, seconds, mem["VmHWM"] / MIB))
+        self.assertLess(seconds, limit, "%s/%s took %.1fs" % (name, config, seconds))
+        self.assertEqual(got, expected, "%s/%s: %r\n%s" % (name, config, result,
+                                                          milter.log()[-2000:]))
+        if got == ENC:
+            body = result.body()
+            self.assertIn(b'id="mailseal-envelope"', body)
+            self.assertNotIn(hm.SECRET, body)
+            for _, value in result.headers_added():
+                self.assertNotIn(hm.SECRET, value)
+        elif got == ACC:
+            self.assertEqual(result.actions, [], "%s/%s" % (name, config))
+        limit_mem = ASAN_MEMORY_LIMIT if under_asan() else MEMORY_LIMIT
+        self.assertLess(mem["VmHWM"], limit_mem, "%s/%s: peak %.1f MiB"
+                        % (name, config, mem["VmHWM"] / MIB))
+        # still alive and correct on an ordinary message
+        normal = hm.normal()
+        with self.client(milter, 30) as c:
+            r = c.message(hm.SENDER, [hm.RCPT], normal.milter_headers(), normal.body_chunks())
+        self.assertEqual(r.kind, CONFIGS[config][2], "ordinary message after %s/%s: %r"
+                         % (name, config, r))
+        self.assertTrue(milter.running())
+
+    def stop_all(self, milters):
+        """stop_all - SIGTERM every milter at once (libmilter takes about
+        5 s to notice), then each must exit 0 without sanitizer reports."""
+        for m in milters:
+            if m.running():
+                m.signal(signal.SIGTERM)
+        for m in milters:
+            self.assertEqual(m.wait(30), 0, m.log()[-2000:])
+            self.assertEqual(m.sanitizer_reports(), [])
+
+    def check_big(self, name):
+        """check_big - a big input: a fresh milter per configuration, so
+        its VmHWM is the peak of this message."""
+        milters = []
+        try:
+            for config in EXPECT[name]:
+                with self.subTest(config=config):
+                    m = self.fresh_milter(config, "%s-%s" % (name, config))
+                    milters.append(m)
+                    self.check_run(name, config, m)
+        finally:
+            self.stop_all(milters)
+
+    def test_small_inputs(self):
+        """test_small_inputs - the small inputs one after another, one
+        milter per configuration (its VmHWM is the peak so far)."""
+        milters = []
+        try:
+            for config in ("seal", "pass", "pass-reject"):
+                m = self.fresh_milter(config, "small-%s" % config)
+                milters.append(m)
+                for name in SMALL:
+                    with self.subTest(case=name, config=config):
+                        self.check_run(name, config, m)
+        finally:
+            self.stop_all(milters)
+
+
+# the inputs that get fresh milters; the rest share one per configuration
+BIG = ("parts_10k", "nest_1000", "header_1mb", "headers_50k", "body_100mb")
+SMALL = [n for n in EXPECT if n not in BIG]
+
+
+def _make_test(name):
+    def test(self):
+        self.check_big(name)
+    test.__doc__ = "test_%s - the big input %s in fresh milters" % (name, name)
+    return test
+
+
+for _name in BIG:
+    setattr(HostileDirect, "test_" + _name, _make_test(_name))
+
+
+if __name__ == "__main__":
+    unittest.main()
