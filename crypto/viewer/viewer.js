@@ -99,9 +99,25 @@
     return cache[id];
   }
 
+  /* cssCanon - a style sheet as this browser serializes it (its CSSOM):
+   * escapes written out (u\72l( is url(), @\69mport is dropped),
+   * image-set() strings made url(), rules it does not know dropped; the
+   * text as it is where there is no constructable style sheet */
+  function cssCanon(css) {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);       /* drops @import */
+      return Array.prototype.map.call(sheet.cssRules, function (r) { return r.cssText; }).join('\n');
+    } catch (e) {
+      return css;
+    }
+  }
+
   /* cssClean - CSS without @import and without any url() but cid: (made a
    * data: URL) and data:image; the frame's policy would block the rest,
-   * this keeps the browser from even asking */
+   * this keeps the browser from even asking.  The text must be the
+   * browser's own serialization (cssCanon, CSSStyleDeclaration.cssText),
+   * which writes every url() and @import out plainly. */
   function cssClean(css, cids, cache) {
     return css.replace(/@import[^;]*;?/gi, '')
       .replace(/url\s*\(\s*(?:"([^"]*)"|'([^']*)'|([^)]*?))\s*\)/gi, function (m, dq, sq, bare) {
@@ -123,7 +139,9 @@
   function frameDocument(html, cids) {
     var doc = new DOMParser().parseFromString(html, 'text/html');
     var cache = Object.create(null);
-    doc.querySelectorAll('script,meta,base,link,object,embed,applet,iframe,frame,frameset,form,portal,noscript')
+    /* template: its content is not in the tree searched here, and a
+     * declarative shadow root (shadowrootmode) would show it in the frame */
+    doc.querySelectorAll('script,meta,base,link,object,embed,applet,iframe,frame,frameset,form,portal,noscript,template')
       .forEach(function (e) { e.remove(); });
     doc.querySelectorAll('*').forEach(function (el) {
       Array.prototype.slice.call(el.attributes).forEach(function (a) {
@@ -148,12 +166,12 @@
             el.removeAttribute(a.name);
           }
         } else if (name === 'style') {
-          el.setAttribute('style', cssClean(v, cids, cache));
+          el.setAttribute('style', cssClean(el.style ? el.style.cssText : v, cids, cache));
         }
       });
     });
     doc.querySelectorAll('style').forEach(function (e) {
-      e.textContent = cssClean(e.textContent, cids, cache);
+      e.textContent = cssClean(cssCanon(e.textContent), cids, cache);
     });
     var head = doc.head || doc.documentElement.insertBefore(doc.createElement('head'), doc.body);
     var meta = doc.createElement('meta');
