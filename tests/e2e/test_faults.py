@@ -188,6 +188,8 @@ class Faults(E2ETestCase):
         """build - sink, milter (as mailseal), gateway Postfix, upstream Postfix."""
         self.secrets = self.make_secrets()
         self.start_sink()
+        self.arrived = {}       # sink index -> time.monotonic() of arrival
+        self.sink.on_message = lambda msg: self.arrived.__setitem__(msg.index, time.monotonic())
         self.milter = self.start_milter(
             rules=rules_gen(1),
             config={"milter": {"user": "mailseal", "log_level": "info",
@@ -273,8 +275,7 @@ class Faults(E2ETestCase):
         m = self.milter
         if name == "kill":
             if phase == "on":
-                m.kill()
-                self.notes.append("kill: milter exit status %s" % m.returncode)
+                self.kill_mid_message("kill")
             else:
                 m.start(timeout=30 * self.scale)
         elif name == "unwritable":
@@ -300,7 +301,7 @@ class Faults(E2ETestCase):
             self.notes.append("keys %s: reload said: %s" % (phase, self._reload_line(text)))
         elif name == "keys-gone":
             if phase == "on":
-                m.kill()
+                self.kill_mid_message("keys-gone")
                 os.rename(self.secrets, self.secrets + ".away")
                 m.start(wait=False)
                 rc = m.proc.wait(30 * self.scale)
@@ -315,9 +316,31 @@ class Faults(E2ETestCase):
                 m.write_rules(BROKEN_RULES)
             else:
                 m.write_rules(rules_gen(2))
+            self.reloaded[phase] = time.monotonic()
             text = m.reload(timeout=15 * self.scale)
             self.assertIn("reload failed" if phase == "on" else "in force", text)
             self.notes.append("rules %s: reload said: %s" % (phase, self._reload_line(text)))
+
+    def spooling(self):
+        """spooling - how many spool files the milter has open: messages
+        larger than the memory limit that it is taking in right now."""
+        fds = "/proc/%d/fd" % self.milter.pid
+        n = 0
+        for fd in os.listdir(fds) if os.path.isdir(fds) else ():
+            try:
+                n += os.readlink(os.path.join(fds, fd)).startswith(self.milter.spool_dir + "/")
+            except OSError:
+                pass
+        return n
+
+    def kill_mid_message(self, name):
+        """kill_mid_message - SIGKILL to the milter while it takes in a
+        message (a spool file open; waits up to 3 s for one)."""
+        n = wait_until(self.spooling, 3, 0.01)
+        self.milter.kill()
+        self.killed_spooling[name] = n
+        self.notes.append("%s: SIGKILL with %d message(s) spooling, exit status %s"
+                          % (name, n, self.milter.returncode))
 
     @staticmethod
     def _reload_line(text):
@@ -332,7 +355,9 @@ class Faults(E2ETestCase):
             time.sleep(max(0.0, t0 + start - time.monotonic()))
             mark = self.log_mark()
             self.fault(name, "on")
+            on = time.monotonic()
             time.sleep(max(0.0, t0 + end - time.monotonic()))
+            self.windows[name] = (on, time.monotonic())
             self.fault(name, "off")
             time.sleep(1.0)          # replies to messages taken during the fault
             seen[name] = self.answers(mark)
@@ -369,6 +394,9 @@ class Faults(E2ETestCase):
         pw = pwd.getpwnam("mailseal")
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         self.notes = []
+        self.windows = {}        # fault -> (on, off), time.monotonic()
+        self.reloaded = {}       # "on"/"off" -> when the rules reload was asked for
+        self.killed_spooling = {}
         load = Load(MESSAGES, seed=0x5ea1)
         self.build()
         errors = []
@@ -383,8 +411,11 @@ class Faults(E2ETestCase):
 
         # drain: the upstream queue empty (or the deadline), a flush, the rest
         deadline = DRAIN_SECONDS * self.scale
-        wait_until(lambda: self.upstream.pending_count() == 0
-                   and self.gateway.pending_count() == 0, deadline, 0.5)
+        if not wait_until(lambda: self.upstream.pending_count() == 0
+                          and self.gateway.pending_count() == 0, deadline, 0.5):
+            print("\nnot drained after %gs; upstream queue:\n%s\ngateway queue:\n%s"
+                  % (deadline, self.upstream.postqueue()[-3000:],
+                     self.gateway.postqueue()[-3000:]), flush=True)
         self.upstream.flush()
         wait_until(lambda: self.upstream.pending_count() == 0
                    and self.gateway.pending_count() == 0, 10 * self.scale, 0.5)
@@ -463,9 +494,35 @@ class Faults(E2ETestCase):
         for name in ("kill", "keys-gone"):
             self.assertTrue(any(k.startswith("gateway answered 451 4.7.1") for k in seen[name]),
                             "%s: the gateway tempfailed nothing: %r" % (name, seen[name]))
-        # a few envelopes, the largest among them, open to what was sent
-        sample = sorted({i for i in enc}, key=lambda i: -len(load.items[i]["data"]))[:2]
-        sample += sorted(set(enc))[:3]
+        for name, n in self.killed_spooling.items():
+            if n:       # the message the milter was taking in when killed
+                self.assertIn("gateway answered 451 4.7.1 to end of DATA", seen[name])
+        # while the broken rules file was there the old rules (gen-1) held;
+        # well after the good one was loaded every message has gen-2
+        broken, good = self.reloaded["on"], self.reloaded["off"]
+        settle = 10 * self.scale
+        gens = {"during": {}, "after": {}}
+        for i, msgs in by_i.items():
+            for msg in msgs:
+                at = self.arrived.get(msg.index, 0)
+                when = ("during" if broken + 1 < at < good else
+                        "after" if at > good + settle else None)
+                if when:
+                    gen = (msg.headers("X-Fault-Rules") or ["none"])[0]
+                    gens[when][gen] = gens[when].get(gen, 0) + 1
+        print("  rules generation of messages arriving while the rules file was broken: %r; "
+              "%gs after the good reload: %r" % (gens["during"], settle, gens["after"]))
+        self.assertEqual(set(gens["during"]), {"gen-1"})
+        self.assertLessEqual(set(gens["after"]), {"gen-2"})
+        # envelopes open to what was sent: the two largest, and one that
+        # arrived during each fault
+        sample = sorted(set(enc), key=lambda i: -len(load.items[i]["data"]))[:2]
+        for name, _, _ in SCHEDULE:
+            on, off = self.windows[name]
+            during = [i for i in sorted(set(enc))
+                      if on < self.arrived.get(by_i[i][0].index, 0) < off + 1]
+            self.assertTrue(during, "no encrypted message arrived during %s" % name)
+            sample.append(during[len(during) // 2])
         for i in sample:
             opened = self.decrypt(by_i[i][0].data)
             self.assertEqual(split_message(opened)[1], split_message(load.items[i]["data"])[1])
