@@ -20,7 +20,41 @@
 
 #define KEYFILE_MAX_LEN 512
 
-/* keyfile_check_perms - refuse files others can read or anyone but the owner can write */
+/* keyfile_check_dir - refuse a key file whose directory lets others replace
+ * or remove it: owned by someone but root or us, or writable by others
+ * without the sticky bit */
+static int keyfile_check_dir(const char *path, struct diag *d)
+{
+    struct buf dir = BUF_INIT(4096);
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    int rc = -1;
+
+    if (slash == NULL ? buf_adds(&dir, ".") < 0
+        : buf_add(&dir, path, slash == path ? 1 : (size_t)(slash - path)) < 0) {
+        diag_add(d, path, 0, 0, "key file directory name too long");
+        goto out;
+    }
+    if (stat(buf_str(&dir), &st) < 0) {
+        diag_add(d, path, 0, 0, "cannot stat key file directory %s: %s", buf_str(&dir),
+                 strerror(errno));
+    } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        diag_add(d, path, 0, 0, "key file directory %s must be owned by root or by uid %ld, "
+                 "not uid %ld", buf_str(&dir), (long)geteuid(), (long)st.st_uid);
+    } else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        diag_add(d, path, 0, 0, "key file directory %s mode %04o is unsafe: others can "
+                 "replace the key file (remove their write permission)", buf_str(&dir),
+                 (unsigned)(st.st_mode & 07777));
+    } else {
+        rc = 0;
+    }
+out:
+    buf_free(&dir);
+    return rc;
+}
+
+/* keyfile_check_perms - refuse files others can read or anyone but the owner
+ * can write, and files in a directory others can write */
 int keyfile_check_perms(const char *path, int fd, struct diag *d)
 {
     struct stat st;
@@ -44,7 +78,7 @@ int keyfile_check_perms(const char *path, int fd, struct diag *d)
                  (unsigned)(st.st_mode & 07777));
         return -1;
     }
-    return 0;
+    return keyfile_check_dir(path, d);
 }
 
 /* keyfile_create - write a fresh random key to a new file */
@@ -98,7 +132,7 @@ int keyfile_load(const char *path, unsigned char *key, size_t len, int create,
     }
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
-        if (keyfile_create(path, len, gid, d) < 0)
+        if (keyfile_check_dir(path, d) < 0 || keyfile_create(path, len, gid, d) < 0)
             return -1;
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }

@@ -6,7 +6,8 @@
  * (an optional trailing newline is allowed).  It is refused unless it is a
  * regular file (not a symbolic link) owned by root or by the calling
  * process's effective user, not writable by group or others, and not
- * readable by others.  With create set, a missing file is created with
+ * readable by others, in a directory owned by root or that user and not
+ * writable by others (unless sticky).  With create set, a missing file is created with
  * fresh random bytes (RAND_bytes), mode 0640 (owner root or the caller,
  * group gid when gid != (gid_t)-1).  Every intermediate copy of the key is
  * wiped (OPENSSL_cleanse).  Returns 0, or -1 after adding the reason to d.
@@ -21,7 +22,8 @@
 
 int keyfile_load(const char *path, unsigned char *key, size_t len, int create,
                  gid_t gid, struct diag *d);
-/* keyfile_check_perms - the ownership/permission test alone; 0 or -1 + d. */
+/* keyfile_check_perms - the ownership/permission test alone (the file's
+ * and its directory's); 0 or -1 + d. */
 int keyfile_check_perms(const char *path, int fd, struct diag *d);
 
 #endif
