@@ -18,7 +18,8 @@ memory stays under MEMORY_LIMIT; the process is still alive and handles
 an ordinary message correctly afterwards; no sanitizer report.
 
 Under AddressSanitizer (detected from the binary) the 100 MB body is
-scaled down to 25 MB and memory is checked only against ASAN_MEMORY_LIMIT,
+scaled down to 25 MB, the size limits that decide its outcome with it
+(milter_config()), and memory is checked only against ASAN_MEMORY_LIMIT,
 because ASan's quarantine and shadow pages count as resident memory.
 
 At the end a table of every run (outcome, seconds, peak memory) is
@@ -111,6 +112,31 @@ def proc_memory(pid):
     return out
 
 
+def milter_config(config, secrets, name=None, scale=1.0):
+    """milter_config - the milter's configuration (beyond the harness's)
+    for configuration config: the recipient key store, random passphrases
+    off, the configuration's extras.  When the input name is scaled down
+    (scale < 1, the 100 MB body under ASan), every size limit that decides
+    its outcome is scaled with it (max_message_size, scan_limit,
+    max_wrapper_size), so the scaled body meets the same limits."""
+    conf = {"milter": {"log_level": "info"},
+            "envelope": {"secrets_file": secrets, "random_passphrase": "never"}}
+    extra = CONFIGS[config][1]
+    if name in SCALED and scale < 1.0:
+        mb = lambda n: "%dMB" % max(1, int(n * scale))
+        big = "limits" in extra and "max_message_size" in extra["limits"]
+        extra = {"limits": {"max_message_size": mb(200 if big else 100), "scan_limit": mb(32)},
+                 "envelope": {"max_wrapper_size": mb(200 if big else 25)},
+                 "policy": dict(extra.get("policy", {}))}
+    for k, v in extra.items():
+        conf[k] = dict(conf.get(k, {}), **v)
+    return conf
+
+
+# the inputs whose size scales (under ASan), with the limits that matter to them
+SCALED = ("body_100mb",)
+
+
 def outcome_of(result):
     """outcome_of - a Result as one of the documented outcome strings."""
     if result.kind == "reject" and result.text:
@@ -156,14 +182,12 @@ class HostileDirect(E2ETestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         return path
 
-    def fresh_milter(self, config, tag):
-        """fresh_milter - a new milter for one run under configuration config."""
-        rules, extra, _ = CONFIGS[config]
-        conf = {"milter": {"log_level": "info"},
-                "envelope": {"secrets_file": self.secrets(), "random_passphrase": "never"}}
-        for k, v in extra.items():
-            conf[k] = dict(conf.get(k, {}), **v)
-        return self.start_milter(rules=rules, name=tag, transport="unix", config=conf)
+    def fresh_milter(self, config, tag, name=None):
+        """fresh_milter - a new milter for one run under configuration
+        config (for input name, with its limits scaled: milter_config())."""
+        conf = milter_config(config, self.secrets(), name, self.scale)
+        return self.start_milter(rules=CONFIGS[config][0], name=tag, transport="unix",
+                                 config=conf)
 
     def client(self, milter, timeout):
         """client - a negotiated, connected protocol client to milter."""
@@ -235,7 +259,7 @@ class HostileDirect(E2ETestCase):
         try:
             for config in EXPECT[name]:
                 with self.subTest(config=config):
-                    m = self.fresh_milter(config, "%s-%s" % (name, config))
+                    m = self.fresh_milter(config, "%s-%s" % (name, config), name)
                     milters.append(m)
                     self.check_run(name, config, m)
         finally:

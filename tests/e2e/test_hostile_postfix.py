@@ -15,8 +15,8 @@ body).  Checked per input:
     one arrives;
   - the milter is alive afterwards and an ordinary message gets through
     with the configuration's usual outcome; no sanitizer report.
-Under AddressSanitizer the 100 MB body is scaled to 25 MB (as in
-test_hostile_direct.py).  Needs root, MAILSEAL_MILTER and MAILSEAL_CLI."""
+Under AddressSanitizer the 100 MB body is scaled to 25 MB, and the size
+limits with it (as in test_hostile_direct.py).  Needs root, MAILSEAL_MILTER and MAILSEAL_CLI."""
 
 import os
 import smtplib
@@ -27,8 +27,8 @@ import unittest
 
 import hostile_mail as hm
 from mailseal_e2e import E2ETestCase, header_values
-from test_hostile_direct import (ACC, CLI, CONFIGS, ENC, EXPECT, MIB, PASSPHRASE,
-                                 proc_memory, under_asan)
+from test_hostile_direct import (ACC, CLI, CONFIGS, ENC, EXPECT, MIB, PASSPHRASE, SCALED,
+                                 milter_config, proc_memory, under_asan)
 
 # Through Postfix the outcome is the direct one, except:
 #   header_1mb  Postfix cuts the field (header_size_limit; about 60 KB of
@@ -116,6 +116,10 @@ class HostilePostfix(E2ETestCase):
                 lines.append("%-12s %-12s %-22s %-10s %8.2f %9.1f" % row)
             print("\n".join(lines), file=sys.stderr, flush=True)
 
+    def scale(self):
+        """scale - how much of the 100 MB body is sent (ASan: a quarter)."""
+        return 0.25 if under_asan() else 1.0
+
     def secrets(self):
         """secrets - a key store with a passphrase key for the recipient's domain."""
         path = os.path.join(self.dir, "secrets")
@@ -129,14 +133,12 @@ class HostilePostfix(E2ETestCase):
         return path
 
     def gateway(self, config):
-        """gateway - sink, milter (configuration config), Postfix."""
-        rules, extra, _ = CONFIGS[config]
-        conf = {"milter": {"log_level": "info"},
-                "envelope": {"secrets_file": self.secrets(), "random_passphrase": "never"}}
-        for k, v in extra.items():
-            conf[k] = dict(conf.get(k, {}), **v)
+        """gateway - sink, milter (configuration config), Postfix; under
+        ASan the size limits shrink with the 100 MB body (milter_config()),
+        which leaves the outcome of the small inputs as it is."""
+        conf = milter_config(config, self.secrets(), SCALED[0], self.scale())
         self.start_sink()
-        milter = self.start_milter(rules=rules, transport="unix", config=conf)
+        milter = self.start_milter(rules=CONFIGS[config][0], transport="unix", config=conf)
         os.chmod(milter.socket_path, 0o666)      # Postfix's smtpd runs as postfix
         # 100 MB and some: the harness's 200 MB; milter_content_timeout for the big body
         self.start_postfix(milter=milter, extra={"message_size_limit": str(200 << 20),
@@ -146,7 +148,7 @@ class HostilePostfix(E2ETestCase):
     def check_config(self, config):
         """check_config - every input through Postfix under config."""
         milter = self.gateway(config)
-        scale = 0.25 if under_asan() else 1.0
+        scale = self.scale()
         sent = []                       # (name, message id, outcome)
         for name, outs in EXPECT_POSTFIX.items():
             msg = hm.make(name, scale)
