@@ -407,7 +407,8 @@ static int env_no_password(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-/* env_read_pem - read a PEM file (at most ENV_PEM_MAX bytes) into a BIO; private ones checked */
+/* env_read_pem - read a PEM file (at most ENV_PEM_MAX bytes) into a BIO;
+ * private ones checked as secret key files, public ones against replacement */
 static BIO *env_read_pem(const char *path, int private, char *text, char *errmsg, size_t errlen)
 {
     size_t got = 0;
@@ -420,11 +421,12 @@ static BIO *env_read_pem(const char *path, int private, char *text, char *errmsg
                                                      : strerror(errno));
         return NULL;
     }
-    if (private) {
+    {
         struct diag d;
 
         diag_init(&d);
-        if (keyfile_check_perms(path, fd, &d) < 0) {
+        if ((private ? keyfile_check_perms(path, fd, &d)
+                     : keyfile_check_public(path, fd, &d)) < 0) {
             if (errmsg != NULL && errlen > 0)
                 snprintf(errmsg, errlen, "%s", diag_count(&d) ? diag_get(&d, 0) : path);
             diag_free(&d);

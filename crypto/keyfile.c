@@ -81,6 +81,32 @@ int keyfile_check_perms(const char *path, int fd, struct diag *d)
     return keyfile_check_dir(path, d);
 }
 
+/* keyfile_check_public - refuse public key files others could replace */
+int keyfile_check_public(const char *path, int fd, struct diag *d)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        diag_add(d, path, 0, 0, "cannot stat key file: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        diag_add(d, path, 0, 0, "key file is not a regular file");
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        diag_add(d, path, 0, 0, "key file must be owned by root or by uid %ld, not uid %ld",
+                 (long)geteuid(), (long)st.st_uid);
+        return -1;
+    }
+    if (st.st_mode & (S_IWOTH | S_IWGRP)) {
+        diag_add(d, path, 0, 0, "public key file mode %04o is unsafe: it must not be writable "
+                 "by its group or others (use 0644)", (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return keyfile_check_dir(path, d);
+}
+
 /* keyfile_create - write a fresh random key to a new file */
 static int keyfile_create(const char *path, size_t len, gid_t gid, struct diag *d)
 {

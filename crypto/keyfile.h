@@ -25,5 +25,9 @@ int keyfile_load(const char *path, unsigned char *key, size_t len, int create,
 /* keyfile_check_perms - the ownership/permission test alone (the file's
  * and its directory's); 0 or -1 + d. */
 int keyfile_check_perms(const char *path, int fd, struct diag *d);
+/* keyfile_check_public - the test for a public key file (open on fd): may be
+ * readable by anyone, but only its owner (root or the caller) may write it,
+ * in a directory as for keyfile_check_perms; 0 or -1 + d. */
+int keyfile_check_public(const char *path, int fd, struct diag *d);
 
 #endif

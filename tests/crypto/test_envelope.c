@@ -1312,6 +1312,15 @@ static void test_recovery(void **state)
     assert_non_null(strstr(err, "mode"));
     assert_int_equal(env_load_recovery_private(pub, raw, err, sizeof(err)), -1);   /* a public key */
     assert_int_equal(env_load_recovery_public(pub2, org2, err, sizeof(err)), 0);
+    /* a public key its group or others could rewrite is refused, by name */
+    assert_int_equal(chmod(pub3, 0664), 0);
+    assert_int_equal(env_load_recovery_public(pub3, raw, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, pub3));
+    assert_non_null(strstr(err, ": public key file mode 0664 is unsafe"));
+    assert_int_equal(chmod(pub3, 0646), 0);
+    assert_int_equal(env_load_recovery_public(pub3, raw, err, sizeof(err)), -1);
+    assert_int_equal(chmod(pub3, 0644), 0);
+    assert_int_equal(env_load_recovery_public(pub3, raw, err, sizeof(err)), 0);
 
     w = env_writer_new(1024);
     assert_non_null(w);
