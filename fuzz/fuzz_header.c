@@ -7,7 +7,7 @@
  *
  * Every decoder runs on the whole input, held in an allocation of exactly
  * its size (no NUL after it), so a read past the value is caught.  Checked
- * invariants: rfc2047_decode() output is free of CR, LF and NUL;
+ * invariants: rfc2047_decode() output is UTF-8 free of CR, LF and NUL;
  * rfc2047_encode() of that output can never start a new header (every LF
  * is followed by a space, no CR or NUL) and decodes back to the same text
  * when the text has no control characters and no white space at its ends;
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
+#include "message/charset.h"
 #include "message/mime_header.h"
 #include "message/rfc2047.h"
 #include "util/buf.h"
@@ -66,6 +67,8 @@ static void check_2047(const char *v, size_t len)
     if (dec.len > 0 && (memchr(dec.data, '\0', dec.len) != NULL || memchr(dec.data, '\r', dec.len) != NULL
                         || memchr(dec.data, '\n', dec.len) != NULL))
         fuzz_fail("rfc2047_decode output holds NUL, CR or LF");
+    if (!utf8_valid(buf_str(&dec), dec.len))
+        fuzz_fail("rfc2047_decode output is not UTF-8");
     if (rfc2047_encode("Subject", buf_str(&dec), &enc) == 0) {
         const char *e = buf_str(&enc);
 

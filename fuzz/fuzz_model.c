@@ -6,16 +6,17 @@
  * Each input is built twice: once held in memory and once spilled to a
  * private file in /dev/shm (spool_new() with a 64-byte memory limit), and
  * the two models must agree (tree, sizes, flags, names, headers, and the
- * text delivered to the sink); the decoded header values must hold no CR,
- * LF or NUL, and text may reach the sink only for text parts.  Limits are
- * tighter than the defaults so that every MSG_INC_* path is reachable with
- * small inputs.  Interface: LLVMFuzzerTestOneInput() (fuzz.h); a broken
+ * text delivered to the sink); the decoded header values must be UTF-8
+ * without CR, LF or NUL, file names UTF-8, and text may reach the sink
+ * only for text parts.  Limits are tighter than the defaults so that
+ * every MSG_INC_* path is reachable with small inputs.  Interface: LLVMFuzzerTestOneInput() (fuzz.h); a broken
  * invariant aborts; transient faults (ENOMEM) skip the input.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz/fuzz.h"
+#include "message/charset.h"
 #include "message/model.h"
 #include "message/spool.h"
 
@@ -79,6 +80,8 @@ static void check_value(const struct msg_header *h)
         fuzz_fail("header without name, raw or value");
     if (strpbrk(h->value, "\r\n") != NULL)
         fuzz_fail("decoded header value holds CR or LF");
+    if (!utf8_valid(h->value, strlen(h->value)))
+        fuzz_fail("decoded header value is not UTF-8");
 }
 
 /* same_part - two parts (and their subtrees) are modelled alike */
@@ -96,6 +99,8 @@ static void same_part(const struct msg_part *a, const struct msg_part *b, unsign
         || !str_eq(a->disposition, b->disposition) || !str_eq(a->filename, b->filename)
         || !str_eq(a->encoding, b->encoding) || a->content_type == NULL || a->encoding == NULL)
         fuzz_fail("memory and file spool give different part fields");
+    if (a->filename != NULL && !utf8_valid(a->filename, strlen(a->filename)))
+        fuzz_fail("file name is not UTF-8");
     for (size_t i = 0; i < a->nheaders; i++) {
         check_value(&a->headers[i]);
         if (!str_eq(a->headers[i].name, b->headers[i].name)

@@ -346,6 +346,32 @@ static void iconv_drain(struct charset_conv *cv, struct buf_stage *o)
         buf_stage_add(o, tmp, (size_t)(op - tmp));
 }
 
+/* iconv_clean - replace what iconv wrote since start that is not UTF-8 (glibc's
+ * UCS-4 family passes code points above U+10FFFF on as 4 to 6 byte forms) by
+ * U+FFFD: one per lead byte with its continuation bytes */
+static void iconv_clean(struct buf_stage *o, size_t start)
+{
+    unsigned char tmp[BUF_STAGE_SIZE];
+    size_t n = o->n - start, i = 0;
+
+    if (utf8_valid(o->s + start, n))
+        return;
+    memcpy(tmp, o->s + start, n);
+    o->n = start;
+    while (i < n) {
+        int l = utf8_seq(tmp + i, tmp + n);
+
+        if (l > 0) {
+            buf_stage_add(o, tmp + i, (size_t)l);
+            i += (size_t)l;
+        } else {
+            buf_stage_add(o, fffd, 3);
+            for (i++; i < n && (tmp[i] & 0xC0) == 0x80; i++)
+                ;
+        }
+    }
+}
+
 /* decode_iconv - convert through iconv; return the bytes consumed */
 static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, size_t n,
                            int final, struct buf_stage *o)
@@ -375,14 +401,16 @@ static size_t decode_iconv(struct charset_conv *cv, const unsigned char *in, siz
         ileft = seg_end - pos;
         while (ileft > 0) {
             char *op;
-            size_t oleft, r;
+            size_t oleft, r, start;
 
             if (BUF_STAGE_SIZE - o->n < 64)
                 buf_stage_flush(o);
             op = o->s + o->n;
             oleft = BUF_STAGE_SIZE - o->n;
+            start = o->n;
             r = iconv(cv->cd, &ip, &ileft, &op, &oleft);
             o->n = (size_t)(op - o->s);
+            iconv_clean(o, start);
             if (r != (size_t)-1)
                 break;
             if (errno == E2BIG) {
