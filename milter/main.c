@@ -4,7 +4,8 @@
  * Start: load and validate the whole configuration (creating the loop
  * secret on first start), open the milter socket as root, hand a unix
  * socket to the service user, detach unless -f, write the pid file, drop
- * privileges for good, disable core dumps, then run libmilter.
+ * privileges for good, then run libmilter.  Core dumps are disabled before
+ * the first key is read and again after the user switch.
  * Signals: the main thread waits for them while libmilter runs in its own
  * thread.  SIGUSR1 (and SIGHUP) reload.  SIGTERM/SIGINT: new messages are
  * answered tempfail at once, messages in flight get milter.shutdown_timeout
@@ -297,13 +298,17 @@ static int drop_privileges(const struct run_user *ru)
     return 0;
 }
 
-/* no_core_dumps - key material must never land in a core file */
-static void no_core_dumps(void)
+/* no_core_dumps - key material must never land in a core file (nor be
+ * read through /proc/PID/mem by the service user's other processes) */
+static int no_core_dumps(void)
 {
     struct rlimit rl = { 0, 0 };
 
-    setrlimit(RLIMIT_CORE, &rl);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (setrlimit(RLIMIT_CORE, &rl) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        log_err(NULL, "cannot disable core dumps: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -391,9 +396,13 @@ int main(int argc, char **argv)
     }
     if (test) {
         log_open("mailseal-milter", 1, 0, LOG_MAIL);
-        return check_config(path);
+        return no_core_dumps() < 0 ? 1 : check_config(path);
     }
     log_open("mailseal-milter", 1, 1, LOG_MAIL);
+    /* before any key is read; again after the user switch, which resets
+     * the dumpable flag to fs.suid_dumpable */
+    if (no_core_dumps() < 0)
+        log_fatal("not started");
     diag_init(&d);
     if (gateway_start(path, CONFIG_CREATE_SECRET, socket_override, &d) < 0) {
         print_diag(&d);
@@ -414,9 +423,9 @@ int main(int argc, char **argv)
         log_close();
         log_open("mailseal-milter", 1, 1, gc->cfg->syslog_facility);
     }
-    if (write_pid(gc->cfg->pid_file, &ru) < 0 || drop_privileges(&ru) < 0)
+    if (write_pid(gc->cfg->pid_file, &ru) < 0 || drop_privileges(&ru) < 0
+        || no_core_dumps() < 0)
         log_fatal("not started");
-    no_core_dumps();
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGHUP);
