@@ -8,6 +8,7 @@ import email.header
 import os
 import pwd
 import re
+import resource
 import signal
 import time
 import unittest
@@ -199,8 +200,14 @@ class Gateway(E2ETestCase):
     # (j)
     def test_daemon_started_as_root_runs_as_configured_user(self):
         user = pwd.getpwnam("mailseal")
-        milter = self.gateway([TAG_RULE], config={"milter": {"user": "mailseal"}},
-                              create_secret=False)
+        # started with core dumps allowed, so that turning them off shows
+        core = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (core[1], core[1]))
+        try:
+            milter = self.gateway([TAG_RULE], config={"milter": {"user": "mailseal"}},
+                                  create_secret=False)
+        finally:
+            resource.setrlimit(resource.RLIMIT_CORE, core)
 
         def ids():
             with open("/proc/%d/status" % milter.pid) as f:
@@ -212,6 +219,17 @@ class Gateway(E2ETestCase):
         self.assertEqual(found["Uid"], [str(user.pw_uid)] * 4)
         self.assertEqual(found["Gid"], [str(user.pw_gid)] * 4)
         self.assertNotIn("0", found["Groups"])
+        # no capability left (a switch to a non-root uid clears them)
+        with open("/proc/%d/status" % milter.pid) as f:
+            caps = dict(re.findall(r"(?m)^(Cap(?:Prm|Eff|Amb)):[ \t]*([0-9a-f]+)$", f.read()))
+        self.assertEqual(caps, {"CapPrm": "0" * 16, "CapEff": "0" * 16, "CapAmb": "0" * 16})
+        # core dumps off: RLIMIT_CORE 0/0, and not dumpable (the kernel then
+        # gives the process's /proc files to root, not to the user it runs as)
+        with open("/proc/%d/limits" % milter.pid) as f:
+            core = re.search(r"(?m)^Max core file size +(\S+) +(\S+)", f.read())
+        self.assertEqual(core.groups(), ("0", "0"))
+        self.assertEqual(os.stat("/proc/%d/status" % milter.pid).st_uid, 0,
+                         "daemon is dumpable")
         st = os.stat(milter.secret_path)
         self.assertEqual(st.st_mode & 0o027, 0, "loop secret writable by group or readable by others")
 
