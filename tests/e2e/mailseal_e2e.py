@@ -922,9 +922,19 @@ class Milter:
 
     transport "inet" listens on 127.0.0.1:free port, "unix" on
     DIRECTORY/milter.sock.  config: extra top-level config sections, merged
-    over the defaults (e.g. {"milter": {"user": "mailseal"}})."""
+    over the defaults (e.g. {"milter": {"user": "mailseal"}}).
+
+    With MAILSEAL_VALGRIND=1 in the environment the daemon runs under
+    valgrind's memcheck (scripts/valgrind-e2e.sh), which writes
+    DIRECTORY/valgrind.PID.log; sanitizer_reports() then also returns every
+    memory error and definite or indirect leak found there, so the test
+    case's cleanup fails the test on any (suppressions: VALGRIND_SUPP)."""
 
     RELOAD_DONE = re.compile(r"reload failed|configuration generation \d+ in force")
+    VALGRIND_EXIT = 97            # valgrind's exit status when it found errors
+    VALGRIND_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
+    VALGRIND_SLOWDOWN = 4         # start-up timeouts are multiplied by this
+    VALGRIND_EXTRA_EXIT = 120     # seconds added to the wait for the exit (leak check)
 
     def __init__(self, directory, rules=None, domains=("example.com",),
                  transport="inet", config=None, binary=None, create_secret=True):
@@ -1019,7 +1029,9 @@ class Milter:
         if not self.binary:
             raise RuntimeError("MAILSEAL_MILTER is not set to an executable")
         self._log = open(self.log_path, "ab")
-        argv = [self.binary, "-f", "-c", self.config_path, "-s", self.spec]
+        argv = self.valgrind_argv() + [self.binary, "-f", "-c", self.config_path, "-s", self.spec]
+        if self.valgrind():
+            timeout *= self.VALGRIND_SLOWDOWN
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.directory)
         self.returncode = None
@@ -1082,6 +1094,8 @@ class Milter:
         configured shutdown_timeout + 15 s); returns the exit status."""
         if timeout is None:
             timeout = int(self.config()["milter"].get("shutdown_timeout", 60)) + 15
+        if self.valgrind():
+            timeout += self.VALGRIND_EXTRA_EXIT
         try:
             self.returncode = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -1108,9 +1122,66 @@ class Milter:
         return read_text(self.log_path)
 
     def sanitizer_reports(self):
-        """sanitizer_reports - the ASan/UBSan/LSan lines in the log."""
+        """sanitizer_reports - the ASan/UBSan/LSan lines in the log, and
+        under valgrind its reports (valgrind_reports())."""
         return [line for line in self.log().splitlines()
-                if any(m in line for m in SANITIZER_MARKERS)]
+                if any(m in line for m in SANITIZER_MARKERS)] + self.valgrind_reports()
+
+    # -- valgrind (MAILSEAL_VALGRIND=1)
+
+    @staticmethod
+    def valgrind():
+        """valgrind - True when the daemon is to run under valgrind."""
+        return os.environ.get("MAILSEAL_VALGRIND", "") not in ("", "0")
+
+    def valgrind_argv(self):
+        """valgrind_argv - the valgrind command line to put before the
+        daemon's, [] when not under valgrind."""
+        if not self.valgrind():
+            return []
+        vg = shutil.which("valgrind")
+        if vg is None:
+            raise RuntimeError("MAILSEAL_VALGRIND is set but valgrind is not installed")
+        argv = [vg, "--tool=memcheck", "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--show-leak-kinds=definite,indirect",
+                "--error-exitcode=%d" % self.VALGRIND_EXIT, "--track-fds=no",
+                "--num-callers=30", "--child-silent-after-fork=yes",
+                # PCRE2's JIT writes code into anonymous memory it runs
+                "--smc-check=all-non-file",
+                "--log-file=" + os.path.join(self.directory, "valgrind.%p.log")]
+        if os.path.exists(self.VALGRIND_SUPP):
+            argv.append("--suppressions=" + self.VALGRIND_SUPP)
+        return argv + shlex.split(os.environ.get("MAILSEAL_VALGRIND_ARGS", ""))
+
+    def valgrind_logs(self):
+        """valgrind_logs - the valgrind log files of this directory."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        return sorted(os.path.join(self.directory, n) for n in names
+                      if n.startswith("valgrind.") and n.endswith(".log"))
+
+    VALGRIND_ERRORS = re.compile(r"ERROR SUMMARY: (\d+) errors")
+    VALGRIND_LOST = re.compile(r"(definitely|indirectly) lost: ([\d,]+) bytes")
+
+    def valgrind_reports(self):
+        """valgrind_reports - one entry per valgrind log that shows a memory
+        error or a definite/indirect leak (the whole log), or that has no
+        summary although the daemon exited by itself (valgrind died)."""
+        out = []
+        for path in self.valgrind_logs():
+            text = read_text(path)
+            errors = [int(n) for n in self.VALGRIND_ERRORS.findall(text)]
+            lost = [int(n.replace(",", "")) for _, n in self.VALGRIND_LOST.findall(text)]
+            if any(errors) or any(lost):
+                out.append("valgrind: %s: %s error(s), %d byte(s) lost:\n%s"
+                           % (path, "+".join(map(str, errors)), sum(lost), text[-20000:]))
+            elif not errors and self.returncode is not None and self.returncode >= 0:
+                out.append("valgrind: %s: no error summary although the daemon exited "
+                           "with %s:\n%s" % (path, self.returncode, text[-4000:]))
+        return out
 
 
 def _write_atomic(path, text):
