@@ -7,7 +7,7 @@ plaintext that a rule selected for encryption.
      every 1-2 s, 4 at a time)      +--SMTP--> sink
 
 1,000 messages are injected into the upstream instance (over its smtpd),
-paced over about 40 seconds; half carry "[seal]" in the subject, which a
+paced over 44 seconds; half carry "[seal]" in the subject, which a
 rule encrypts.  Every message has a unique Message-ID, a unique plaintext
 marker in its body, and, when it is to be encrypted, a secret marker that
 must never reach the sink in clear.  Some are larger than the milter's
@@ -22,11 +22,14 @@ are in flight, one fault after another:
   keys       the recipient key store and the loop secret made unreadable
              (mode 000) and a reload asked for: it must fail and keep the
              keys in force; restored and reloaded
+  rules      a reload with a broken rules file (the old rules stay), then
+             one with a good file (generation 2 of the rules)
   keys-gone  SIGKILL, the key store moved away: the milter must refuse to
              start (rather than start and refuse mail it cannot encrypt);
              put back and started
-  rules      a reload with a broken rules file (the old rules stay), then
-             one with a good file (generation 2 of the rules)
+
+The two kills wait (up to 5 s) for a moment when the milter has a spool
+file open, so a message is cut off in the middle.
 
 Then the upstream queue is left to drain (deadline, then a flush), and
 the outcome is counted and printed: delivered encrypted, delivered plain,
@@ -58,13 +61,14 @@ from mailseal_e2e import (E2ETestCase, SendingPostfix, crlf, header_values, run_
 CLI = os.environ.get("MAILSEAL_CLI")
 PASSPHRASE = "fault injection passphrase"
 MESSAGES = 1000
-INJECT_SECONDS = 40           # the injection is paced over this long
+INJECT_SECONDS = 44           # the injection is paced over this long
 MEMORY_LIMIT = 32 * 1024      # spool.memory_limit: larger messages spill to the spool
 BIG_SIZE = 1536 * 1024        # larger than the tmpfs of the "full" fault
 TMPFS_SIZE = "1m"
 RCPT = "bob@partner.test"
 SENDER = "alice@example.com"
 DRAIN_SECONDS = 150           # normal build; scaled under sanitizers
+MIN_FAULT = 2.5               # seconds a fault lasts at least, once in place
 
 # (start, end) in seconds after the injection began
 SCHEDULE = (
@@ -72,8 +76,8 @@ SCHEDULE = (
     ("unwritable", 9, 14),
     ("full", 16, 22),
     ("keys", 24, 28),
-    ("keys-gone", 30, 33),
-    ("rules", 35, 39),
+    ("rules", 30, 34),
+    ("keys-gone", 36, 39),
 )
 
 
@@ -335,8 +339,8 @@ class Faults(E2ETestCase):
 
     def kill_mid_message(self, name):
         """kill_mid_message - SIGKILL to the milter while it takes in a
-        message (a spool file open; waits up to 3 s for one)."""
-        n = wait_until(self.spooling, 3, 0.01)
+        message (a spool file open; waits up to 5 s for one)."""
+        n = wait_until(self.spooling, 5, 0.002)
         self.milter.kill()
         self.killed_spooling[name] = n
         self.notes.append("%s: SIGKILL with %d message(s) spooling, exit status %s"
@@ -349,14 +353,16 @@ class Faults(E2ETestCase):
         return m.group(0).strip() if m else text.strip()[-200:]
 
     def run_faults(self, t0):
-        """run_faults - the SCHEDULE, timed from t0; {fault: answers}."""
+        """run_faults - the SCHEDULE, timed from t0 (a fault that took long
+        to put in place still lasts MIN_FAULT, later ones start late);
+        {fault: answers}."""
         seen = {}
         for name, start, end in SCHEDULE:
             time.sleep(max(0.0, t0 + start - time.monotonic()))
             mark = self.log_mark()
             self.fault(name, "on")
             on = time.monotonic()
-            time.sleep(max(0.0, t0 + end - time.monotonic()))
+            time.sleep(max(0.0, t0 + end - time.monotonic(), on + MIN_FAULT - time.monotonic()))
             self.windows[name] = (on, time.monotonic())
             self.fault(name, "off")
             time.sleep(1.0)          # replies to messages taken during the fault
@@ -500,7 +506,7 @@ class Faults(E2ETestCase):
         # while the broken rules file was there the old rules (gen-1) held;
         # well after the good one was loaded every message has gen-2
         broken, good = self.reloaded["on"], self.reloaded["off"]
-        settle = 10 * self.scale
+        settle = 3           # from the milter through the gateway's queue to the sink
         gens = {"during": {}, "after": {}}
         for i, msgs in by_i.items():
             for msg in msgs:
