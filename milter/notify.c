@@ -7,7 +7,8 @@
  * subject holds.  Untrusted text (original subject, recipients) is first
  * made valid UTF-8 (Windows-1252 when it is not), stripped of control
  * characters (C0, DEL, C1 become spaces) and capped in length.  Buffers
- * that held the passphrase are wiped before they are freed.
+ * that held the passphrase are wiped before they are freed, and sized
+ * before it goes in, so that no realloc leaves an unwiped copy behind.
  *
  * The SMTP client is one function that runs the dialogue on a non-blocking
  * socket: every wait is a poll() bounded by the relay timeout, every reply
@@ -16,6 +17,7 @@
  * (printable characters only, truncated), never message bytes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -50,6 +52,21 @@ static void wipe_free(struct buf *b)
     if (b->data != NULL)
         OPENSSL_cleanse(b->data, b->cap);
     buf_free(b);
+}
+
+/* reserve - allocate room for n more bytes of b now (at most up to its
+ * maximum), so that appends of up to n bytes never move its data and
+ * leave a copy of the passphrase in freed memory; 0 or -1 (b freed) */
+static int reserve(struct buf *b, size_t n)
+{
+    size_t len = b->len;
+
+    if (n > b->max - len)
+        n = b->max - len;
+    if (n > INT_MAX || (n > 0 && buf_printf(b, "%*s", (int)n, "") < 0))
+        return -1;
+    buf_truncate(b, len);
+    return 0;
 }
 
 /* helo_ok - 1 when name can be a Message-ID right side and an EHLO argument */
@@ -347,8 +364,9 @@ int notify_compose_at(struct buf *out, const char *from, const char *to,
         }
         buf_free(&s);
     }
-    if (compose_body(&body, buf_str(&subj), buf_str(&date), rcpts, nrcpts,
-                     passphrase_shown) < 0)
+    if (reserve(&body, body.max) < 0
+        || compose_body(&body, buf_str(&subj), buf_str(&date), rcpts, nrcpts,
+                        passphrase_shown) < 0)
         goto done;
 
     if (buf_printf(out, "From: \"" NOTIFY_FROM_NAME "\" <%s>\r\nTo: <%s>\r\n", from, to) < 0
@@ -364,6 +382,8 @@ int notify_compose_at(struct buf *out, const char *from, const char *to,
                          "Content-Transfer-Encoding: quoted-printable\r\n"
                          "Auto-Submitted: auto-generated\r\n"
                          "\r\n") < 0
+        /* at most 3 bytes per body byte, plus soft breaks and CRs */
+        || reserve(out, 4 * body.len + 64) < 0
         || qp_encode(body.data ? body.data : "", body.len, out) < 0)
         goto done;
     r = 0;
