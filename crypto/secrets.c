@@ -414,6 +414,40 @@ static int entry_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* entry_ptr_cmp - qsort of entry pointers: as entry_cmp */
+static int entry_ptr_cmp(const void *a, const void *b)
+{
+    return entry_cmp(*(const struct secret_entry *const *)a,
+                     *(const struct secret_entry *const *)b);
+}
+
+/* entries_sort - sort the entries by entry_cmp.  Not qsort on the entries
+ * themselves: glibc's qsort copies elements (keys included) into a
+ * temporary buffer it frees unwiped.  Pointers are sorted instead, then the
+ * entries copied in that order to a new array and the old one wiped;
+ * 0 or -1 (ENOMEM, entries unchanged) */
+static int entries_sort(struct secrets *s)
+{
+    const struct secret_entry **p = malloc(s->n * sizeof(*p));
+    struct secret_entry *e = malloc(s->cap * sizeof(*e));
+
+    if (p == NULL || e == NULL) {
+        free(p);
+        free(e);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        p[i] = &s->e[i];
+    qsort(p, s->n, sizeof(*p), entry_ptr_cmp);
+    for (size_t i = 0; i < s->n; i++)
+        memcpy(&e[i], p[i], sizeof(e[i]));
+    free(p);
+    OPENSSL_cleanse(s->e, s->cap * sizeof(*s->e));
+    free(s->e);
+    s->e = e;
+    return 0;
+}
+
 /* load_fd - read the store from fd (permissions already checked) */
 static struct secrets *load_fd(const char *path, int fd, struct diag *d)
 {
@@ -466,8 +500,8 @@ static struct secrets *load_fd(const char *path, int fd, struct diag *d)
         s->n = 0;          /* the names are lost (reported above): keep no entry */
     for (size_t i = 0; i < s->n; i++)
         s->e[i].name = s->names + s->e[i].name_off;
-    if (s->n > 1)
-        qsort(s->e, s->n, sizeof(*s->e), entry_cmp);
+    if (s->n > 1 && entries_sort(s) < 0)
+        diag_add(d, path, 0, 0, "out of memory");
     for (size_t i = 1; i < s->n; i++) {
         size_t first = i - 1;
 
