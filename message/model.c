@@ -36,6 +36,8 @@
  * Limits: a message larger than lim->max_size gets only its top-level
  * header block parsed (MSG_INC_SIZE; root->raw_size is then the rest of the
  * message); the parser's MSG_INC_HEADERS, _DEPTH and _PARTS are copied;
+ * a non-empty multipart in which no part was found also sets
+ * MSG_INC_PARTS (its content is unread preamble, which readers may show);
  * text beyond lim->scan_limit bytes is not delivered (MSG_INC_SCAN), though
  * sizes are still counted.  Text reaches the sink in chunks produced from
  * at most 32 KiB of raw body at a time; a chunk is cut at a UTF-8
@@ -459,6 +461,11 @@ static int on_end(void *arg, const struct mime_part *mp)
     part->raw_size = mp->body_end - mp->body_offset;
     part->flags |= mp->flags & MSG_PART_NO_END;
     b->open[mp->depth] = NULL;
+    /* a multipart in which no part was found (no boundary line: a wrong
+     * boundary, or bare CR line ends) holds everything in its preamble,
+     * which is not read, yet a mail reader may show it: the tree is cut */
+    if ((part->flags & MSG_PART_MULTIPART) && part->children == NULL && part->raw_size > 0)
+        b->m->incomplete |= MSG_INC_PARTS;
     if (b->leaf == part && finish_leaf(b) < 0) {
         errno = ENOMEM;
         return -1;

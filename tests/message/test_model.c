@@ -614,6 +614,42 @@ static void test_limit_parts(void **state)
     buf_free(&b);
 }
 
+/* test_multipart_no_parts - a multipart in which no boundary line is found
+ * (a wrong boundary, bare CR line ends) hides its text in the unread
+ * preamble: MSG_INC_PARTS, so body rules are unknown (hostile mail: bare_cr) */
+static void test_multipart_no_parts(void **state)
+{
+    static const struct {
+        const char *msg;
+        unsigned incomplete;
+        size_t nparts;
+    } cases[] = {
+        { "Content-Type: multipart/mixed; boundary=p\n\n--q\n\npayroll\n--q--\n",
+          MSG_INC_PARTS, 1 },
+        { "Content-Type: multipart/mixed; boundary=c\n\n"
+          "--c\rContent-Type: text/plain\r\rpayroll\r--c--\r", MSG_INC_PARTS, 1 },
+        { "Content-Type: multipart/mixed; boundary=p\n\npayroll, no boundary at all",
+          MSG_INC_PARTS, 1 },
+        { "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+          "Content-Type: multipart/alternative; boundary=i\n\n--x\n\npayroll\n--o--\n",
+          MSG_INC_PARTS, 2 },
+        /* empty, or with a part: nothing hidden */
+        { "Content-Type: multipart/mixed; boundary=p\n\n", 0, 1 },
+        { "Content-Type: multipart/mixed; boundary=p\n\n--p\n\npayroll\n--p--\n", 0, 2 },
+    };
+    struct msg_limits lim = limits();
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct msg_model *m = build(cases[i].msg, &lim, NULL);
+
+        check_tree(m);
+        assert_int_equal(m->incomplete, cases[i].incomplete);
+        assert_int_equal(m->nparts, cases[i].nparts);
+        msg_model_free(m);
+    }
+}
+
 /* test_limit_scan - text beyond scan_limit is not delivered, cut on a character */
 static void test_limit_scan(void **state)
 {
@@ -865,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_limit_headers),
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_parts),
+        cmocka_unit_test(test_multipart_no_parts),
         cmocka_unit_test(test_limit_scan),
         cmocka_unit_test(test_limit_size),
         cmocka_unit_test(test_spilled),
