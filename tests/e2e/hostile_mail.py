@@ -15,7 +15,8 @@ fields as an MTA hands them to a milter (folds as "\\n" + white space).
 Every message carries SUBJECT_TAG in its Subject (the "seal" rules in the
 tests encrypt on it) and SECRET, a word that must never reach the sink in
 clear when the message is encrypted, in a place the milter reads as text
-where the case allows.  None carries PASS_TAG or PASS_WORD, the subject
+where the case allows, so the "word" rules (body_contains SECRET_WORD)
+find it.  None carries PASS_TAG or PASS_WORD, the subject
 tag and the body keyword of the "pass" rules, which therefore encrypt
 only when a limit leaves them undecided (policy.on_incomplete).
 
@@ -31,6 +32,7 @@ SUBJECT_TAG = "hostile"                  # seal rules: subject_contains
 PASS_TAG = "[encrypt]"                   # pass rules: subject_contains (never present)
 PASS_WORD = "nightingale"                # pass rules: body_contains (never present)
 SECRET = b"SECRET-4711-payroll"          # plaintext that must not leave when sealed
+SECRET_WORD = "payroll"                  # word rules: body_contains (in every input's text)
 SENDER = "alice@example.com"
 RCPT = "bob@partner.test"
 CRLF = b"\r\n"

@@ -5,6 +5,9 @@ the milter protocol (milter_proto.py), no MTA in between.
 Each input of hostile_mail.py runs under several configurations, each in
 a fresh milter (so its VmHWM is the peak of that one message):
   seal         a rule encrypts every test message (subject tag)
+  word         a rule encrypts on a word of the body text (SECRET_WORD),
+               which every input carries in a text part: found whatever
+               the encoding around it, or left undecided by a limit
   pass         rules that match none of them (a subject tag, a body
                keyword), policy.on_incomplete: encrypt (the default)
   pass-reject  the same rules, policy.on_incomplete: reject
@@ -45,6 +48,7 @@ PASSPHRASE = "hostile mail test passphrase"
 
 SEAL_RULES = [{"name": "seal", "if": {"subject_contains": hm.SUBJECT_TAG},
                "then": {"encrypt": {}}}]
+WORD_RULES = [{"name": "word", "if": {"body_contains": hm.SECRET_WORD}, "then": {"encrypt": {}}}]
 PASS_RULES = [{"name": "tag", "if": {"subject_contains": hm.PASS_TAG}, "then": {"encrypt": {}}},
               {"name": "word", "if": {"body_contains": hm.PASS_WORD}, "then": {"encrypt": {}}}]
 BIG_LIMITS = {"limits": {"max_message_size": "200MB"},
@@ -53,6 +57,7 @@ BIG_LIMITS = {"limits": {"max_message_size": "200MB"},
 # configuration name -> (rules, extra config, outcome of the ordinary message)
 CONFIGS = {
     "seal": (SEAL_RULES, {}, "encrypted"),
+    "word": (WORD_RULES, {}, "encrypted"),
     "pass": (PASS_RULES, {}, "accept"),
     "pass-reject": (PASS_RULES, {"policy": {"on_incomplete": "reject"}}, "accept"),
     "seal-big": (SEAL_RULES, BIG_LIMITS, "encrypted"),
@@ -67,19 +72,19 @@ CLOSED = "closed"                    # libmilter drops a packet over 65535 bytes
 
 # case -> {configuration: documented outcome} (docs/HOSTILE_MAIL.md)
 EXPECT = {
-    "parts_10k": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
-    "nest_1000": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
-    "header_1mb": {"seal": CLOSED, "pass": CLOSED},
-    "headers_50k": {"seal": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
-    "nul_bytes": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "bare_lf": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "bare_cr": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "bad_base64": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "bad_qp": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "charsets": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "unclosed": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "rfc2047": {"seal": ENC, "pass": ACC, "pass-reject": ACC},
-    "body_100mb": {"seal": TOO_BIG, "pass": TOO_BIG, "pass-reject": INCOMPLETE,
+    "parts_10k": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "nest_1000": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "header_1mb": {"seal": CLOSED, "word": CLOSED, "pass": CLOSED},
+    "headers_50k": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "nul_bytes": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "bare_lf": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "bare_cr": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "bad_base64": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "bad_qp": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "charsets": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "unclosed": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "rfc2047": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
+    "body_100mb": {"seal": TOO_BIG, "word": TOO_BIG, "pass": TOO_BIG, "pass-reject": INCOMPLETE,
                    "seal-big": ENC, "pass-big": ENC},
 }
 
@@ -270,7 +275,7 @@ class HostileDirect(E2ETestCase):
         milter per configuration (its VmHWM is the peak so far)."""
         milters = []
         try:
-            for config in ("seal", "pass", "pass-reject"):
+            for config in ("seal", "word", "pass", "pass-reject"):
                 m = self.fresh_milter(config, "small-%s" % config)
                 milters.append(m)
                 for name in SMALL:

@@ -2,7 +2,7 @@
 """test_hostile_postfix - the hostile inputs of hostile_mail.py sent over
 SMTP to a private Postfix with mailseal-milter, relaying to the sink.
 
-For each configuration of test_hostile_direct.py (seal, pass,
+For each configuration of test_hostile_direct.py (seal, word, pass,
 pass-reject) one Postfix and one milter are started and every input is
 sent as raw bytes (line ends as generated, dot-stuffed, nothing else
 changed; message_size_limit is 200 MB in the harness, above the 100 MB
@@ -36,9 +36,9 @@ from test_hostile_direct import (ACC, CLI, CONFIGS, ENC, EXPECT, MIB, PASSPHRASE
 #               sees it, so libmilter never meets a packet over its 64 KiB
 #               limit and no field exceeds the milter's max_header_length:
 #               the rules decide on a complete model
-EXPECT_POSTFIX = {name: {c: o for c, o in outs.items() if c in ("seal", "pass", "pass-reject")}
+EXPECT_POSTFIX = {name: {c: o for c, o in outs.items() if c in ("seal", "word", "pass", "pass-reject")}
                   for name, outs in EXPECT.items()}
-EXPECT_POSTFIX["header_1mb"] = {"seal": ENC, "pass": ACC, "pass-reject": ACC}
+EXPECT_POSTFIX["header_1mb"] = {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC}
 
 TABLE = []
 
@@ -203,6 +203,10 @@ class HostilePostfix(E2ETestCase):
     def test_seal(self):
         """test_seal - a rule encrypts every input."""
         self.check_config("seal")
+
+    def test_word(self):
+        """test_word - a rule encrypts on a word of every input's body text."""
+        self.check_config("word")
 
     def test_pass(self):
         """test_pass - rules that match no input; on_incomplete: encrypt."""
