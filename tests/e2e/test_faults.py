@@ -55,7 +55,7 @@ import threading
 import time
 import unittest
 
-from mailseal_e2e import (E2ETestCase, SendingPostfix, crlf, header_values, run_quiet,
+from mailseal_e2e import (E2ETestCase, Milter, SendingPostfix, crlf, header_values,
                           split_message, wait_until)
 
 CLI = os.environ.get("MAILSEAL_CLI")
@@ -67,7 +67,7 @@ BIG_SIZE = 1536 * 1024        # larger than the tmpfs of the "full" fault
 TMPFS_SIZE = "1m"
 RCPT = "bob@partner.test"
 SENDER = "alice@example.com"
-DRAIN_SECONDS = 150           # normal build; scaled under sanitizers
+DRAIN_SECONDS = 150           # normal build; scaled by time_scale()
 MIN_FAULT = 2.5               # seconds a fault lasts at least, once in place
 
 # (start, end) in seconds after the injection began
@@ -104,10 +104,13 @@ BROKEN_RULES = ('rules:\n'
 
 
 def time_scale():
-    """time_scale - how much slower the daemon under test is: 3 for a
-    sanitizer build, 1 otherwise (MAILSEAL_FAULTS_SCALE overrides)."""
+    """time_scale - how much slower the daemon under test is: 6 under
+    valgrind (MAILSEAL_VALGRIND), 3 for a sanitizer build, 1 otherwise
+    (MAILSEAL_FAULTS_SCALE overrides)."""
     if os.environ.get("MAILSEAL_FAULTS_SCALE"):
         return float(os.environ["MAILSEAL_FAULTS_SCALE"])
+    if getattr(Milter, "valgrind", lambda: False)():
+        return 6.0
     try:
         with open(os.environ.get("MAILSEAL_MILTER", ""), "rb") as f:
             return 3.0 if b"__asan_init" in f.read() else 1.0
@@ -416,7 +419,7 @@ class Faults(E2ETestCase):
         injected = time.monotonic()
 
         # drain: the upstream queue empty (or the deadline), a flush, the rest
-        deadline = DRAIN_SECONDS * self.scale
+        deadline = min(DRAIN_SECONDS * self.scale, 600)    # ctest's TIMEOUT is 900
         if not wait_until(lambda: self.upstream.pending_count() == 0
                           and self.gateway.pending_count() == 0, deadline, 0.5):
             print("\nnot drained after %gs; upstream queue:\n%s\ngateway queue:\n%s"
