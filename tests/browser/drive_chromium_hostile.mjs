@@ -37,6 +37,15 @@ const VIEWER_TAGS = ['H1', 'H2', 'DL', 'DIV', 'DT', 'DD', 'PRE', 'IFRAME', 'SECT
 // sleep - wait ms milliseconds
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// capped - a promise that gives up after ms (rejects): an evaluate in a frame
+// that never finishes loading (a javascript: or error frame) would wait forever
+function capped(promise, ms = 2000) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  })]).finally(() => clearTimeout(timer));
+}
+
 // topSnapshot - the top page's title, sentinel, posted messages and marks
 function topSnapshot() {
   const s = (v) => (typeof v === 'string' ? v : v === undefined || v === null ? null : String(v));
@@ -68,7 +77,7 @@ async function snapshot(context, page) {
       if (f === page.mainFrame())
         continue;
       try {
-        st.frames.push({ page: p === page ? 'viewer' : 'popup', ...(await f.evaluate(frameSnapshot)) });
+        st.frames.push({ page: p === page ? 'viewer' : 'popup', ...(await capped(f.evaluate(frameSnapshot))) });
       } catch (e) {
         st.frames.push({ page: p === page ? 'viewer' : 'popup', url: f.url(), title: null, pwned: null,
                          error: String(e.message || e).split('\n')[0] });
@@ -82,7 +91,7 @@ async function snapshot(context, page) {
 async function poke(handle) {
   let clicked = false;
   try {
-    const box = await handle.boundingBox();
+    const box = await capped(handle.boundingBox());
     if (box && box.width > 0 && box.height > 0) {
       await handle.hover({ force: true, timeout: 400 }).catch(() => {});
       await handle.click({ force: true, timeout: 400 });
@@ -90,10 +99,10 @@ async function poke(handle) {
     }
   } catch (e) { /* not clickable with the mouse: dispatch below */ }
   try {
-    await handle.focus().catch(() => {});
+    await capped(handle.focus()).catch(() => {});
     if (!clicked) {
-      await handle.dispatchEvent('mouseover');
-      await handle.dispatchEvent('click');
+      await capped(handle.dispatchEvent('mouseover'));
+      await capped(handle.dispatchEvent('click'));
       clicked = true;
     }
   } catch (e) { /* detached or gone */ }
@@ -105,7 +114,7 @@ async function interactFrame(frame) {
   let n = 0;
   let handles = [];
   try {
-    handles = await frame.$$(TARGETS);
+    handles = await capped(frame.$$(TARGETS), 5000);
   } catch (e) {
     return 0;
   }
@@ -114,11 +123,11 @@ async function interactFrame(frame) {
       n++;
   for (const h of handles) {       // Enter in fields, submit what is a form
     try {
-      const tag = await h.evaluate((e) => e.localName);
+      const tag = await capped(h.evaluate((e) => e.localName));
       if (tag === 'input' || tag === 'textarea' || tag === 'select')
         await h.press('Enter', { timeout: 400 });
       else if (tag === 'form')
-        await h.evaluate((f) => (f.requestSubmit ? f.requestSubmit() : f.submit()));
+        await capped(h.evaluate((f) => (f.requestSubmit ? f.requestSubmit() : f.submit())));
     } catch (e) { /* refused or gone */ }
   }
   for (const h of handles)
@@ -133,21 +142,21 @@ async function bodyFrames(page) {
   const out = [];
   const handles = await page.$$('#body iframe, #parts iframe');
   for (const h of handles) {
-    if (await h.evaluate((e) => e.hidden))
+    if (await capped(h.evaluate((e) => e.hidden)))
       continue;
-    const frame = await h.contentFrame();
+    const frame = await capped(h.contentFrame());
     const info = { index: out.length, sandbox: await h.getAttribute('sandbox'), text: null, images: [],
                    clicked: 0 };
     if (frame)
       try {
-        Object.assign(info, await frame.evaluate(() => ({
+        Object.assign(info, await capped(frame.evaluate(() => ({
           text: document.body ? document.body.innerText : null,
           images: Array.from(document.images).map((i) => {
             const m = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(i.getAttribute('src') || '');
             return { id: i.id || null, scheme: m ? m[1].toLowerCase() : null, complete: i.complete,
                      natural_width: i.naturalWidth };
           }),
-        })));
+        }))));
       } catch (e) {
         info.error = String(e.message || e).split('\n')[0];
       }
@@ -160,7 +169,7 @@ async function bodyFrames(page) {
 async function runCase(browser, c, manifest, outdir) {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const requests = [], failures = {}, aborted = [], websockets = [], dialogs = [], popups = [],
-        consoleLines = [], downloads = [], saving = [];
+        consoleLines = [], downloads = [], saving = [], entries = new Map();
   let source = 'other', page = null;
   await context.route('**', (route) => {
     const r = route.request();
@@ -183,6 +192,7 @@ async function runCase(browser, c, manifest, outdir) {
     p.on('download', (d) => {
       const entry = { source, suggested: d.suggestedFilename(), url: d.url().slice(0, 60), failure: null };
       downloads.push(entry);
+      entries.set(d, entry);
       const file = path.join(outdir, 'downloads', c.name, String(downloads.length - 1));
       saving.push(d.failure().then((f) => {
         entry.failure = f;
@@ -242,33 +252,32 @@ async function runCase(browser, c, manifest, outdir) {
       for (const h of await page.$$(sel))
         if (await poke(h))
           topClicked++;
+    // every attachment and the .eml, each download taken as the click's own
+    const take = async (what, click) => {
+      try {
+        const [d] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), click()]);
+        entries.get(d).source = what;
+      } catch (e) {
+        downloads.push({ source: `${what} (none)`, suggested: '', url: '', failure: String(e.message || e) });
+      }
+      topClicked++;
+    };
     const links = await page.$$('#attachments a');
     for (const link of links) {
-      const before = downloads.length;
-      source = 'attachment';
       await link.hover({ timeout: 2000 }).catch(() => {});
-      await link.click({ timeout: 5000 });
-      topClicked++;
-      for (let t = 0; t < 200 && downloads.length === before; t++)
-        await sleep(25);
+      await take('attachment', () => link.click({ timeout: 5000 }));
     }
+    if (state === 'open')
+      await take('eml', () => page.click('#download-eml', { timeout: 5000 }));
     // a reader may also open an attachment in a new tab (middle or Ctrl click):
     // whatever the browser does then, a download or a page, must run nothing
+    source = 'attachment-new-tab';
     for (const link of links)
       for (const how of [{ button: 'middle' }, { modifiers: ['ControlOrMeta'] }]) {
-        source = 'attachment-new-tab';
         await link.click({ timeout: 5000, ...how }).catch(() => {});
         topClicked++;
       }
     await sleep(links.length ? 500 : 0);
-    if (state === 'open') {
-      const before = downloads.length;
-      source = 'eml';
-      await page.click('#download-eml', { timeout: 5000 });
-      topClicked++;
-      for (let t = 0; t < 200 && downloads.length === before; t++)
-        await sleep(25);
-    }
     source = 'other';
     await Promise.all(saving);
     await sleep(800);
@@ -300,7 +309,7 @@ async function runCase(browser, c, manifest, outdir) {
     for (const p of popups) {          // where each popup went, and whether anything ran there
       try {
         p.url = p.page.url();
-        Object.assign(p, await p.page.evaluate(frameSnapshot));
+        Object.assign(p, await capped(p.page.evaluate(frameSnapshot)));
       } catch (e) {
         p.error = String(e.message || e).split('\n')[0];
       }
