@@ -135,6 +135,23 @@ def deep_nesting(depth=1000):
                    base_headers("nest_1000", b'multipart/mixed; boundary="n0"'), body)
 
 
+def rfc822_nesting(depth=1000):
+    """rfc822_nesting - message/rfc822 parts nested depth deep, text at the bottom."""
+    out = bytearray()
+    for d in range(1, depth):
+        out += b"Subject: inner %d\r\nContent-Type: message/rfc822\r\n\r\n" % d
+    out += b"Content-Type: text/plain\r\n\r\n" + SECRET + b"\r\n"
+    return Hostile("rfc822_1000", "message/rfc822 nested %d deep" % depth,
+                   base_headers("rfc822_1000", b"message/rfc822"), bytes(out))
+
+
+def no_boundary():
+    """no_boundary - a multipart whose boundary occurs nowhere (CRLF line ends)."""
+    body = (b"--other\r\nContent-Type: text/plain\r\n\r\n" + SECRET + b"\r\n--other--\r\n")
+    return Hostile("no_boundary", "a multipart whose boundary never occurs",
+                   base_headers("no_boundary", b'multipart/mixed; boundary="declared"'), body)
+
+
 def long_header_line(size=1 << 20):
     """long_header_line - one header field of size bytes on one line."""
     value = (b"a" * 63 + b" ") * (size // 64)
@@ -280,6 +297,8 @@ def normal():
 CASES = {
     "parts_10k": lambda scale=1.0: many_parts(),
     "nest_1000": lambda scale=1.0: deep_nesting(),
+    "rfc822_1000": lambda scale=1.0: rfc822_nesting(),
+    "no_boundary": lambda scale=1.0: no_boundary(),
     "header_1mb": lambda scale=1.0: long_header_line(),
     "headers_50k": lambda scale=1.0: many_headers(),
     "nul_bytes": lambda scale=1.0: nul_bytes(),

@@ -74,6 +74,8 @@ CLOSED = "closed"                    # libmilter drops a packet over 65535 bytes
 EXPECT = {
     "parts_10k": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
     "nest_1000": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "rfc822_1000": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
+    "no_boundary": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
     "header_1mb": {"seal": CLOSED, "word": CLOSED, "pass": CLOSED},
     "headers_50k": {"seal": ENC, "word": ENC, "pass": ENC, "pass-reject": INCOMPLETE},
     "nul_bytes": {"seal": ENC, "word": ENC, "pass": ACC, "pass-reject": ACC},
@@ -90,7 +92,7 @@ EXPECT = {
 
 # the inputs in which the word rules cannot see the word: it lies past
 # max_mime_depth, in a multipart without parts, or past max_message_size
-WORD_UNDECIDED = ("nest_1000", "bare_cr", "body_100mb")
+WORD_UNDECIDED = ("nest_1000", "rfc822_1000", "bare_cr", "no_boundary", "body_100mb")
 
 # seconds a case may take from MAIL to the final reply
 TIME_LIMIT = {"body_100mb": 60.0}
