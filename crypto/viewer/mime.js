@@ -510,9 +510,13 @@
   var EXT = { 'text/plain': 'txt', 'text/html': 'html', 'image/png': 'png', 'image/jpeg': 'jpg',
               'image/gif': 'gif', 'application/pdf': 'pdf', 'message/rfc822': 'eml', 'text/calendar': 'ics' };
 
-  /* safeName - a file name without paths or control characters */
+  /* safeName - a file name without paths or control characters: C0, C1,
+   * bidi marks, embeddings, overrides and isolates (which make
+   * "invoice\u202efdp.exe" show as a .pdf), zero-width space, word joiner
+   * and BOM; ZWNJ and ZWJ stay (Persian, Indic and emoji names need them) */
   function safeName(name) {
-    name = String(name).replace(/[\u0000-\u001f\u007f/\\]+/g, '_').replace(/^[\s.]+|\s+$/g, '');
+    name = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff/\\]+/g, '_')
+      .replace(/^[\s.]+|\s+$/g, '');
     return name.slice(0, 200);
   }
 

@@ -341,12 +341,19 @@ ATTACHMENT_NAMES = [          # (header parameter as written, name the sender me
     ('filename="%s"' % bword('<svg onload="top.document.title=\'PWNED-bword\'">/tmp/x.svg'),
      '<svg onload="top.document.title=\'PWNED-bword\'">/tmp/x.svg'),
     ('filename=".hidden/../&lt;i&gt;entity&amp;.txt"', ".hidden/../&lt;i&gt;entity&amp;.txt"),
+    # bidi override (shown as "invoice_exe.pdf"), C1 control, zero-width joiner: format controls
+    ("filename*=utf-8''invoice%E2%80%AEfdp.exe", "invoice\u202efdp.exe"),
+    ("filename*=utf-8''c1%C2%85%C2%9Bx%E2%81%A6y%E2%80%8Fz%E2%80%8B.txt", "c1\x85\x9bx\u2066y\u200fz\u200b.txt"),
 ]
+# what no shown or offered name may hold: C0 and C1 controls, DEL, bidi
+# marks, embeddings, overrides and isolates, zero-width space, word joiner,
+# BOM (Mime.safeName; ZWNJ and ZWJ may stay)
+CONTROLS = "[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 def safe_name(name):
     """safe_name - the name the viewer shows and offers (Mime.safeName)."""
-    name = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", name)
+    name = re.sub(CONTROLS[:-1] + "/\\\\]+", "_", name)
     name = re.sub(r"^[\s.]+|\s+$", "", name)
     return name[:200]
 
@@ -594,7 +601,7 @@ class ViewerHostile(unittest.TestCase):
             self.assertEqual(res["handler_attributes"], [], "%s: on* attributes in the top page" % name)
         with self.subTest(case=name, check="downloads"):
             for d in res["downloads"]:
-                self.assertIsNone(re.search(r"[/\\\x00-\x1f\x7f]", d["suggested"]),
+                self.assertIsNone(re.search(r"[/\\]|" + CONTROLS, d["suggested"]),
                                   "%s: download name %r" % (name, d["suggested"]))
                 self.assertIsNone(d.get("failure"), "%s: download %r" % (name, d["suggested"]))
         with self.subTest(case=name, check="local trap server"):
@@ -625,6 +632,7 @@ class ViewerHostile(unittest.TestCase):
                 self.assertEqual(res["attachment_texts"], want["attachments"], "%s: link text" % name)
                 for n in want["attachments"]:
                     self.assertIn(n, text, "%s: attachment name in the page text" % name)
+                    self.assertIsNone(re.search(r"[/\\]|" + CONTROLS, n), "%s: name %r" % (name, n))
             with self.subTest(case=name, check="attachments downloaded"):
                 got = [d["suggested"] for d in res["downloads"] if d["source"] == "attachment"]
                 self.assertEqual(len(got), len(want["attachments"]), "%s: downloads %r" % (name, got))
