@@ -13,8 +13,9 @@
 # fuzz/regressions/NAME and, for model and header, the messages in
 # ../shared/corpus when that folder exists (read in place, never copied).
 # Prints per harness: runs, execs/s, coverage (edges, features), corpus
-# size and crashes.  Exits 1 when any harness found a crash (the inputs are
-# left in DIR/NAME/crashes, named crash-*, leak-*, timeout-* or oom-*),
+# size and crashes.  Exits 1 when any harness found a crash in this run
+# (the inputs are left in DIR/NAME/crashes, named crash-*, leak-*,
+# timeout-* or oom-*; older ones there are not counted again),
 # 2 on a usage or build error.  Needs clang and llvm (installed if missing).
 set -euo pipefail
 
@@ -96,6 +97,7 @@ run_one() {
     return
   fi
   local rc=0
+  touch "$d/.start"
   nice -n 10 "$bin" -max_total_time="$time" -max_len="${max_len[$n]}" \
     -dict="$root/fuzz/dict/${dict[$n]}.dict" -artifact_prefix="$d/crashes/" \
     -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 -reload=0 \
@@ -106,7 +108,7 @@ run_one() {
   cov=$(grep -o 'cov: [0-9]*' "$d/fuzz.log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$d/fuzz.log" | tail -1 | cut -d' ' -f2)
   corpus=$(find "$d/corpus" -type f | wc -l)
-  crashes=$(find "$d/crashes" -type f | wc -l)
+  crashes=$(find "$d/crashes" -type f -newer "$d/.start" | wc -l)
   printf '%-10s runs %-10s execs/s %-7s cov %-6s ft %-7s corpus %-6s crashes %s%s\n' \
     "$n" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$corpus" "$crashes" \
     "$( [ "$crashes" -gt 0 ] && echo " (in $d/crashes, log $d/fuzz.log)")" >"$d/summary"
