@@ -403,6 +403,15 @@ int main(int argc, char **argv)
      * the dumpable flag to fs.suid_dumpable */
     if (no_core_dumps() < 0)
         log_fatal("not started");
+    /* blocked from the start, so that a SIGTERM arriving once the socket
+     * accepts, before the signal loop runs, still stops the daemon cleanly */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0)
+        log_fatal("cannot block signals");
     diag_init(&d);
     if (gateway_start(path, CONFIG_CREATE_SECRET, socket_override, &d) < 0) {
         print_diag(&d);
@@ -426,13 +435,7 @@ int main(int argc, char **argv)
     if (write_pid(gc->cfg->pid_file, &ru) < 0 || drop_privileges(&ru) < 0
         || no_core_dumps() < 0)
         log_fatal("not started");
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGUSR1);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0
-        || pthread_create(&tid, NULL, reload_thread, NULL) != 0
+    if (pthread_create(&tid, NULL, reload_thread, NULL) != 0
         || pthread_create(&mtid, NULL, milter_thread, NULL) != 0)
         log_fatal("cannot start threads");
     pthread_detach(tid);
