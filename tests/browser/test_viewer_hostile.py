@@ -360,17 +360,22 @@ def safe_name(name):
 
 SUBJECT = '<img src=x onerror="top.document.title=\'PWNED-subject\'"><b>Subject</b> & <script>top.mailsealSentinel=2</script>'
 FROM = '"<b>Mallory</b> <img src=x onerror=top.mailsealSentinel=3>" <mallory@evil.test>'
+TO = '"<b>Bob</b>" <%s>, "<a href=javascript:top.mailsealSentinel=6>x</a>" <x@partner.test>' % RCPT
+CC_NAME = '<img src=x onerror="top.mailsealSentinel=7"> Carol'
+CC = "%s <carol@partner.test>" % CC_NAME
+DATE = "<script>top.mailsealSentinel=8</script> Mon, 1 Jan 2024"
 NESTED_SUBJECT = "<iframe src=javascript:top.mailsealSentinel=4></iframe> nested"
 NESTED_FROM = '"<svg onload=top.mailsealSentinel=5>" <erin@evil.test>'
 
 
-def message(subject, from_, body_parts, boundary="hostile-b1"):
+def message(subject, from_, body_parts, boundary="hostile-b1", to="Bob <%s>" % RCPT, cc=None,
+            date="Mon, 1 Jan 2024 00:00:00 +0000"):
     """message - a multipart/mixed message of the given parts (strings
     with their own header block)."""
-    head = ("From: %s\nTo: Bob <%s>\nSubject: %s\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+    head = ("From: %s\nTo: %s\n%sSubject: %s\nDate: %s\n"
             "Message-ID: <hostile-%s@example.com>\nMIME-Version: 1.0\n"
             "Content-Type: multipart/mixed; boundary=\"%s\"\n\n" % (
-                from_, RCPT, subject, os.urandom(5).hex(), boundary))
+                from_, to, "Cc: %s\n" % cc if cc else "", subject, date, os.urandom(5).hex(), boundary))
     body = "".join("--%s\n%s\n" % (boundary, p) for p in body_parts) + "--%s--\n" % boundary
     return crlf(head + body)
 
@@ -409,10 +414,11 @@ def build_cases(port):
     svg = svg_doc("svg-attachment", port).encode()
     atts.append("Content-Type: image/svg+xml\nContent-Disposition: attachment; filename=\"evil.svg\"\n"
                 "Content-Transfer-Encoding: base64\n\n%s" % b64lines(svg))
-    cases["names"] = (message(bword(SUBJECT), FROM, [
+    cases["names"] = (message(bword(SUBJECT), FROM, to=TO, cc="%s <carol@partner.test>" % bword(CC_NAME),
+                              date=DATE, body_parts=[
         "Content-Type: text/plain; charset=utf-8\n\n%s names\n<script>%s</script>\n"
         % (MARKER, js("text-body", port))] + atts),
-        {"subject": SUBJECT, "from": FROM,
+        {"subject": SUBJECT, "from": FROM, "to": TO, "cc": CC, "date": DATE,
          "attachments": [safe_name(n) for _, n in ATTACHMENT_NAMES] + ["evil.svg"],
          "frames_min": 0})
     nested = ("From: %s\nTo: %s\nSubject: %s\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
@@ -453,6 +459,9 @@ class ViewerHostile(unittest.TestCase):
         try:
             cls.make_pages()
             cls.run_driver()
+        except BaseException:
+            cls.tearDownClass()
+            raise
         finally:
             for trap in cls.traps.values():
                 trap.stop()
@@ -608,10 +617,10 @@ class ViewerHostile(unittest.TestCase):
             conns, reqs = self.trap_seen[name]
             self.assertEqual((conns, reqs), (0, []), "%s: the trap server on 127.0.0.1 was reached "
                              "(connections, request lines)" % name)
-        print("%s: %d frames, clicked %s in frames and %d in the page, %d downloads, "
-              "%d console lines (%d refusals)" % (
+        print("%s: %d frames, clicked %s in frames and %d in the page, %d downloads (%d clicked "
+              "twice), %d console lines (%d refusals)" % (
                   name, len(frames), [f["clicked"] for f in frames], res["top_clicked"],
-                  len(res["downloads"]), len(res["console"]),
+                  len(res["downloads"]), len(res.get("downloads_retried") or []), len(res["console"]),
                   len([c for c in res["console"] if "Refused" in c or "Blocked" in c])), flush=True)
         return res
 
@@ -620,10 +629,11 @@ class ViewerHostile(unittest.TestCase):
         res = self.result(name)
         want = self.cases[name][1]
         text = res["message_text"]
-        with self.subTest(case=name, check="subject and from as text"):
+        with self.subTest(case=name, check="subject, from, to, cc, date as text"):
             self.assertEqual(res["subject"], collapse(want["subject"]), "%s: #subject" % name)
-            if "from" in want:
-                self.assertEqual(res["from"], collapse(want["from"]), "%s: #from" % name)
+            for field in ("from", "to", "cc", "date"):
+                if field in want:
+                    self.assertEqual(res[field], collapse(want[field]), "%s: #%s" % (name, field))
             for t in want.get("text", []):
                 self.assertIn(collapse(t), collapse(text), "%s: shown text" % name)
         if "attachments" in want:
