@@ -38,9 +38,9 @@ lost, duplicates, and per fault what the milter logged and what the
 gateway answered the upstream.  Asserted: each message is delivered
 (encrypted if and only if it was selected, a plain one with its body
 byte for byte) or still queued upstream; no secret marker appears in
-clear anywhere at the sink; nothing is lost or bounced; a duplicate only where the upstream log
-says SMTP allowed one (connection lost after the end of data); each fault
-met mail in flight and was answered with a tempfail (451 4.7.1 from
+clear anywhere at the sink; nothing is lost or bounced; a duplicate only
+where the upstream log says SMTP allowed one (connection lost after the
+end of data); each fault met mail in flight and was answered with a tempfail (451 4.7.1 from
 Postfix for the kills, 451 4.3.0 from the milter for the spool faults);
 while the rules file was broken the old rules held, and after the good
 one the new ones; the two largest envelopes and one that arrived during
