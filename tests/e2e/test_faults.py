@@ -566,7 +566,8 @@ class Faults(E2ETestCase):
         for i in sample:
             opened = self.decrypt(by_i[i][0].data)
             self.assertEqual(split_message(opened)[1], split_message(load.items[i]["data"])[1])
-            self.assertEqual(header_values(opened, "Message-ID"), ["<%s>" % load.items[i]["msgid"]])
+            self.assertEqual(header_values(opened, "Message-ID"),
+                             ["<%s>" % load.items[i]["msgid"]])
 
 
 if __name__ == "__main__":
