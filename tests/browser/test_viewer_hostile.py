@@ -152,7 +152,7 @@ def svg_doc(tag, port):
     return ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
             'width="40" height="20" onload="%s"><script>%s</script>'
             '<image href="http://127.0.0.1:%d/svg-image-%s" width="10" height="10"/>'
-            '<rect width="40" height="20" fill="red"/></svg>'
+            '<rect id="r" width="40" height="20" fill="red"/></svg>'
             % (js(tag + "-onload", port), js(tag + "-script", port), port, tag))
 
 
@@ -223,6 +223,11 @@ def active_html(port):
         </svg>
         <math><mtext><a href="javascript:{jq_math}">math link</a></mtext></math>
         <img src="cid:evil-svg@hostile" id="cid-svg" alt="svg image">
+        <img src="cid:evil-html@hostile" alt="html part as an image">
+        <a id="cid-link" href="cid:evil-html@hostile">cid: link to an HTML part</a>
+        <iframe src="cid:evil-html@hostile"></iframe><object data="cid:evil-html@hostile"></object>
+        <embed src="cid:evil-svg@hostile"><video src="cid:evil-html@hostile"></video>
+        <svg width="40" height="20"><use href="cid:evil-svg@hostile#r"/><image href="cid:evil-svg@hostile" width="40" height="20"/></svg>
         <div id="shadow-host"><template shadowrootmode="open">
           <p>{marker} shadow</p>
           <script>{j_shadow_script}</script>
@@ -400,8 +405,10 @@ def build_cases(port):
     """build_cases - {name: (message bytes, expectations)}."""
     cases = {}
     cases["active"] = (message("hostile active content", "Ann <ann@example.com>", [
-        related(active_html(port), [("evil-svg@hostile", "image/svg+xml",
-                                     svg_doc("cid-svg", port).encode())])]),
+        related(active_html(port), [
+            ("evil-svg@hostile", "image/svg+xml", svg_doc("cid-svg", port).encode()),
+            ("evil-html@hostile", "text/html",
+             ("<script>%s</script><img src=x onerror=\"%s\">" % (js("cid-html", port), js("cid-html-onerror", port))).encode())])]),
         {"subject": "hostile active content", "frames_min": 1})
     cases["remote"] = (message("hostile remote content", "Ann <ann@example.com>", [
         related(remote_html(port), [("pixel@hostile", "image/png", png(8, 8))])]),
