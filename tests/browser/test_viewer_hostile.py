@@ -20,12 +20,25 @@ counts the connections it accepts.  Assertions are made here, per case:
   and blob: (the driver's context.route('**') aborts and counts the rest;
   requests the engine refused, the Content-Security-Policy's included,
   count too), no WebSocket, and the local server accepted no connection;
-- names are text: subject, From, the nested message's headers and every
-  attachment name appear literally in the page's text (attachment names as
-  Mime.safeName makes them), the opened message holds only the elements
-  the viewer makes (no <b>, <img>, <script>, ... and no on* attribute came
-  from them), and every downloaded file's suggested name has no path
-  separator or control character.
+- names are text: Subject, From, To, Cc, Date, the nested message's
+  headers and every attachment name appear literally in the page's text
+  (attachment names as Mime.safeName makes them: no path separator, no
+  C0/C1 control, bidi override or zero-width space), the opened message
+  holds only the elements the viewer makes (no <b>, <img>, <script>, ...
+  and no on* attribute came from them), and every downloaded file's
+  suggested name has no path separator or such control character.
+
+Cases: active (scripts inline, src= and data:, event handlers, javascript:,
+vbscript: and data: links, forms with remote actions and submit buttons,
+meta refresh, base href, iframe/object/embed remote and data:, SVG script
+and animation, a declarative shadow root, cid: references to HTML and SVG
+parts), remote (img src/srcset, picture, background attributes, video,
+audio, input image, SVG image/use/feImage, CSS @import, url(), image-set(),
+@font-face, CSS escapes such as u\72l( and @\69mport), names (hostile
+header fields and attachment names, a text body) and nested (two HTML
+bodies and a message/rfc822 part, each in its own frame).  No case has a
+plain http(s) or mailto: link: following a link the reader clicks is what
+the viewer means to allow (a new tab, noopener noreferrer).
 
 The interaction must have reached the message: the driver reports how
 many elements it clicked in each body frame, and each case's marker text
