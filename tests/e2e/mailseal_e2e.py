@@ -1168,9 +1168,11 @@ class Milter:
 
     def valgrind_reports(self):
         """valgrind_reports - one entry per valgrind log that shows a memory
-        error or a definite/indirect leak (the whole log), or that has no
-        summary although the daemon exited by itself (valgrind died)."""
+        error or a definite/indirect leak (the whole log), or, for the last
+        process started, that has no summary although it exited by itself
+        (valgrind died).  Earlier processes may have been killed on purpose."""
         out = []
+        last = "valgrind.%d.log" % self.proc.pid if self.proc is not None else None
         for path in self.valgrind_logs():
             text = read_text(path)
             errors = [int(n) for n in self.VALGRIND_ERRORS.findall(text)]
@@ -1178,7 +1180,8 @@ class Milter:
             if any(errors) or any(lost):
                 out.append("valgrind: %s: %s error(s), %d byte(s) lost:\n%s"
                            % (path, "+".join(map(str, errors)), sum(lost), text[-20000:]))
-            elif not errors and self.returncode is not None and self.returncode >= 0:
+            elif (not errors and os.path.basename(path) == last
+                  and self.returncode is not None and self.returncode >= 0):
                 out.append("valgrind: %s: no error summary although the daemon exited "
                            "with %s:\n%s" % (path, self.returncode, text[-4000:]))
         return out
