@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # run-tests.sh - the whole test suite, as CI runs it: install what is
 # missing, then build with -Werror in build/ and run ctest there, then build
-# with AddressSanitizer + UBSan in build-asan/ and run ctest there too.
-# Works from any directory; exits non-zero when a build or any test fails.
+# with AddressSanitizer + UBSan in build-asan/ and run ctest there too, then
+# the static analysis (scripts/lint.sh: cppcheck and clang-tidy, no finding
+# allowed).  Works from any directory; exits non-zero when a build, any
+# test or the analysis fails.
 # Options: -j N (parallel jobs, default nproc), -R REGEX / -L LABEL (passed
-# to ctest), --no-asan (skip the sanitizer build).
+# to ctest), --no-asan (skip the sanitizer build), --no-lint (skip the
+# static analysis).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,12 +16,14 @@ cd "$root"
 jobs=$(nproc 2>/dev/null || echo 2)
 ctest_args=()
 asan=1
+lint=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -j) jobs=$2; shift 2 ;;
     -R|-L|-E) ctest_args+=("$1" "$2"); shift 2 ;;
     --no-asan) asan=0; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --no-lint) lint=0; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run-tests: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -60,6 +65,13 @@ if [ "$asan" = 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   if ! (cd build-asan && ctest --output-on-failure -j"$jobs" "${ctest_args[@]}"); then
     failed+=("tests in build-asan/")
+  fi
+fi
+
+if [ "$lint" = 1 ]; then
+  step "static analysis (cppcheck, clang-tidy) in build-lint/"
+  if ! bash "$root/scripts/lint.sh" -j "$jobs"; then
+    failed+=("static analysis")
   fi
 fi
 
