@@ -53,25 +53,34 @@ out:
     return rc;
 }
 
+/* key_stat - stat fd: a regular file owned by root or by us; 0, or -1
+ * after adding the reason to d */
+static int key_stat(const char *path, int fd, struct stat *st, struct diag *d)
+{
+    if (fstat(fd, st) < 0) {
+        diag_add(d, path, 0, 0, "cannot stat key file: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        diag_add(d, path, 0, 0, "key file is not a regular file");
+        return -1;
+    }
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        diag_add(d, path, 0, 0, "key file must be owned by root or by uid %ld, not uid %ld",
+                 (long)geteuid(), (long)st->st_uid);
+        return -1;
+    }
+    return 0;
+}
+
 /* keyfile_check_perms - refuse files others can read or anyone but the owner
  * can write, and files in a directory others can write */
 int keyfile_check_perms(const char *path, int fd, struct diag *d)
 {
     struct stat st;
 
-    if (fstat(fd, &st) < 0) {
-        diag_add(d, path, 0, 0, "cannot stat key file: %s", strerror(errno));
+    if (key_stat(path, fd, &st, d) < 0)
         return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        diag_add(d, path, 0, 0, "key file is not a regular file");
-        return -1;
-    }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        diag_add(d, path, 0, 0, "key file must be owned by root or by uid %ld, not uid %ld",
-                 (long)geteuid(), (long)st.st_uid);
-        return -1;
-    }
     if (st.st_mode & (S_IRWXO | S_IWGRP)) {
         diag_add(d, path, 0, 0, "key file mode %04o is unsafe: it must not be readable "
                  "or writable by others, nor writable by its group (use 0600 or 0640)",
@@ -86,19 +95,8 @@ int keyfile_check_public(const char *path, int fd, struct diag *d)
 {
     struct stat st;
 
-    if (fstat(fd, &st) < 0) {
-        diag_add(d, path, 0, 0, "cannot stat key file: %s", strerror(errno));
+    if (key_stat(path, fd, &st, d) < 0)
         return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        diag_add(d, path, 0, 0, "key file is not a regular file");
-        return -1;
-    }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        diag_add(d, path, 0, 0, "key file must be owned by root or by uid %ld, not uid %ld",
-                 (long)geteuid(), (long)st.st_uid);
-        return -1;
-    }
     if (st.st_mode & (S_IWOTH | S_IWGRP)) {
         diag_add(d, path, 0, 0, "public key file mode %04o is unsafe: it must not be writable "
                  "by its group or others (use 0644)", (unsigned)(st.st_mode & 07777));

@@ -287,20 +287,23 @@ static sfsistat header_take(SMFICTX *ctx, struct conn_ctx *cc, struct msg_ctx *m
     return SMFIS_CONTINUE;
 }
 
+/* msg_taking - the message of cc while it takes fields and chunks: open,
+ * and no earlier one failed (then nothing more is taken); else NULL */
+static struct msg_ctx *msg_taking(struct conn_ctx *cc)
+{
+    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
+
+    return mc != NULL && mc->mctx_spool != NULL && mc->mctx_error == 0 ? mc : NULL;
+}
+
 /* cb_header - one header field: taken, and answered unless SMFIP_NR_HDR
  * was negotiated (then a fault waits in mctx_error for cb_eoh) */
 sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct conn_ctx *cc = ctx_conn(ctx);
-    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
-    sfsistat r;
+    struct msg_ctx *mc = msg_taking(cc);
+    sfsistat r = mc ? header_take(ctx, cc, mc, name, value) : SMFIS_TEMPFAIL;
 
-    if (mc == NULL || mc->mctx_spool == NULL)
-        r = SMFIS_TEMPFAIL;
-    else if (mc->mctx_error != 0)
-        r = SMFIS_TEMPFAIL;        /* an earlier field failed: take no more */
-    else
-        r = header_take(ctx, cc, mc, name, value);
     return cc != NULL && cc->cctx_nr_hdr ? SMFIS_NOREPLY : r;
 }
 
@@ -353,15 +356,9 @@ static sfsistat body_take(SMFICTX *ctx, struct msg_ctx *mc, const unsigned char 
 sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
     struct conn_ctx *cc = ctx_conn(ctx);
-    struct msg_ctx *mc = cc ? cc->cctx_msg : NULL;
-    sfsistat r;
+    struct msg_ctx *mc = msg_taking(cc);
+    sfsistat r = mc ? body_take(ctx, mc, chunk, len) : SMFIS_TEMPFAIL;
 
-    if (mc == NULL || mc->mctx_spool == NULL)
-        r = SMFIS_TEMPFAIL;
-    else if (mc->mctx_error != 0)
-        r = SMFIS_TEMPFAIL;        /* an earlier chunk failed: take no more */
-    else
-        r = body_take(ctx, mc, chunk, len);
     return cc != NULL && cc->cctx_nr_body ? SMFIS_NOREPLY : r;
 }
 

@@ -128,6 +128,23 @@ def proc_memory(pid):
     return out
 
 
+def store_secrets(directory):
+    """store_secrets - the key store in directory, with a passphrase key for
+    the recipient's domain (made by `mailseal secret set` the first time);
+    RuntimeError when the command fails."""
+    path = os.path.join(directory, "secrets")
+    if not os.path.exists(path):
+        pf = os.path.join(directory, "pass.txt")
+        with open(pf, "w") as f:
+            f.write(PASSPHRASE + "\n")
+        r = subprocess.run([CLI, "secret", "set", "-f", path, "--passphrase-file", pf,
+                            "--iterations", "100000", "@" + hm.RCPT.split("@")[1]],
+                           capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("mailseal secret set: %s" % r.stderr.decode(errors="replace"))
+    return path
+
+
 def milter_config(config, secrets, name=None, scale=1.0):
     """milter_config - the milter's configuration (beyond the harness's)
     for configuration config: the recipient key store, random passphrases
@@ -187,16 +204,7 @@ class HostileDirect(E2ETestCase):
 
     def secrets(self):
         """secrets - a key store with a passphrase key for @partner.test."""
-        path = os.path.join(self.dir, "secrets")
-        if not os.path.exists(path):
-            pf = os.path.join(self.dir, "pass.txt")
-            with open(pf, "w") as f:
-                f.write(PASSPHRASE + "\n")
-            r = subprocess.run([CLI, "secret", "set", "-f", path, "--passphrase-file", pf,
-                                "--iterations", "100000", "@" + hm.RCPT.split("@")[1]],
-                               capture_output=True, timeout=120)
-            self.assertEqual(r.returncode, 0, r.stderr)
-        return path
+        return store_secrets(self.dir)
 
     def fresh_milter(self, config, tag, name=None):
         """fresh_milter - a new milter for one run under configuration

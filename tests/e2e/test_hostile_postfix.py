@@ -20,15 +20,14 @@ limits with it (as in test_hostile_direct.py).  Needs root, MAILSEAL_MILTER and 
 
 import os
 import smtplib
-import subprocess
 import sys
 import time
 import unittest
 
 import hostile_mail as hm
 from mailseal_e2e import E2ETestCase, header_values
-from test_hostile_direct import (ACC, CLI, CONFIGS, ENC, EXPECT, MIB, PASSPHRASE, SCALED,
-                                 milter_config, proc_memory, under_asan)
+from test_hostile_direct import (ACC, CLI, CONFIGS, ENC, EXPECT, MIB, SCALED,
+                                 milter_config, proc_memory, store_secrets, under_asan)
 
 # Through Postfix the outcome is the direct one, except:
 #   header_1mb  Postfix cuts the field (header_size_limit; about 60 KB of
@@ -122,15 +121,7 @@ class HostilePostfix(E2ETestCase):
 
     def secrets(self):
         """secrets - a key store with a passphrase key for the recipient's domain."""
-        path = os.path.join(self.dir, "secrets")
-        pf = os.path.join(self.dir, "pass.txt")
-        with open(pf, "w") as f:
-            f.write(PASSPHRASE + "\n")
-        r = subprocess.run([CLI, "secret", "set", "-f", path, "--passphrase-file", pf,
-                            "--iterations", "100000", "@" + hm.RCPT.split("@")[1]],
-                           capture_output=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return path
+        return store_secrets(self.dir)
 
     def gateway(self, config):
         """gateway - sink, milter (configuration config), Postfix; under
