@@ -3,11 +3,12 @@
 # missing, then build with -Werror in build/ and run ctest there, then build
 # with AddressSanitizer + UBSan in build-asan/ and run ctest there too, then
 # the static analysis (scripts/lint.sh: cppcheck and clang-tidy, no finding
-# allowed).  Works from any directory; exits non-zero when a build, any
-# test or the analysis fails.
+# allowed), then the end-to-end tests with the milter under valgrind's
+# memcheck (scripts/valgrind-e2e.sh, in build-valgrind/).  Works from any
+# directory; exits non-zero when a build, any test or the analysis fails.
 # Options: -j N (parallel jobs, default nproc), -R REGEX / -L LABEL (passed
 # to ctest), --no-asan (skip the sanitizer build), --no-lint (skip the
-# static analysis).
+# static analysis), --no-valgrind (skip the valgrind run).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,13 +18,15 @@ jobs=$(nproc 2>/dev/null || echo 2)
 ctest_args=()
 asan=1
 lint=1
+valgrind=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -j) jobs=$2; shift 2 ;;
     -R|-L|-E) ctest_args+=("$1" "$2"); shift 2 ;;
     --no-asan) asan=0; shift ;;
     --no-lint) lint=0; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --no-valgrind) valgrind=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run-tests: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -72,6 +75,13 @@ if [ "$lint" = 1 ]; then
   step "static analysis (cppcheck, clang-tidy) in build-lint/"
   if ! bash "$root/scripts/lint.sh" -j "$jobs"; then
     failed+=("static analysis")
+  fi
+fi
+
+if [ "$valgrind" = 1 ]; then
+  step "end-to-end tests under valgrind in build-valgrind/"
+  if ! bash "$root/scripts/valgrind-e2e.sh" -j "$jobs"; then
+    failed+=("valgrind")
   fi
 fi
 
