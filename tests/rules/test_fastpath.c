@@ -23,6 +23,7 @@
 #include "rules/sensitive.h"
 #include "rules/sensitive_int.h"
 #include "rules/text_norm.h"
+#include "tests/support/rand_text.h"
 #include "util/buf.h"
 
 #define CASES 3000
@@ -48,31 +49,10 @@ static const char *const pieces[] = {
     "\xef\xbc\xa1\xef\xbc\xa2", "\xe2\x91\xa0", "\xc3\x9f", "\xc4\xb0",
 };
 
-/* rnd - a small seeded generator (xorshift), so failures reproduce */
-static uint32_t rnd(uint64_t *st)
-{
-    *st ^= *st << 13;
-    *st ^= *st >> 7;
-    *st ^= *st << 17;
-    return (uint32_t)(*st >> 16);
-}
-
 /* gen_text - random text of at most max bytes from pieces[] */
 static size_t gen_text(uint64_t *st, char *out, size_t max)
 {
-    size_t n = 0, want = rnd(st) % max;
-    size_t np = sizeof(pieces) / sizeof(pieces[0]);
-
-    while (n < want) {
-        const char *p = pieces[rnd(st) % np];
-        size_t l = strlen(p);
-
-        if (n + l > max)
-            break;
-        memcpy(out + n, p, l);
-        n += l;
-    }
-    return n;
+    return test_gen_text(st, pieces, sizeof(pieces) / sizeof(pieces[0]), out, max);
 }
 
 /* check_norm - text_norm and the reference agree on in[0..len) */
@@ -145,7 +125,7 @@ static void push_random(struct sens_scan *sc, const char *text, size_t len, uint
     size_t off = 0;
 
     while (off < len) {
-        size_t take = rnd(st) % 8 == 0 ? len - off : 1 + rnd(st) % 40;
+        size_t take = test_rnd(st) % 8 == 0 ? len - off : 1 + test_rnd(st) % 40;
 
         if (take > len - off)
             take = len - off;
@@ -211,7 +191,7 @@ static void test_sens_random(void **state)
     for (unsigned long c = 0; c < CASES; c++) {
         uint64_t st = 0xD1B54A32D192ED03ull ^ (c * 0x9E3779B97F4A7C15ull + 7);
         size_t len = gen_text(&st, text, sizeof(text));
-        size_t part = len / 2 + (rnd(&st) % (len + 1)) / 2;
+        size_t part = len / 2 + (test_rnd(&st) % (len + 1)) / 2;
 
         hits += compare(set, text, len, part, st, c, SENS_LOW);
     }
@@ -238,23 +218,23 @@ static const char *const rare[] = {
  * case of 8, a run with no safe front */
 static size_t gen_calm(uint64_t *st, char *out, size_t max)
 {
-    size_t n = 0, want = rnd(st) % max;
+    size_t n = 0, want = test_rnd(st) % max;
 
     while (n + 600 < want) {
-        uint32_t r = rnd(st) % 1000;
+        uint32_t r = test_rnd(st) % 1000;
         const char *p;
 
         if (r < 15) {
-            p = rare[rnd(st) % (sizeof(rare) / sizeof(rare[0]))];
+            p = rare[test_rnd(st) % (sizeof(rare) / sizeof(rare[0]))];
         } else if (r < 17) {
-            size_t run = 100 + rnd(st) % 400;
+            size_t run = 100 + test_rnd(st) % 400;
             char fill = r == 15 ? '=' : (char)0x80;
 
             memset(out + n, fill, run);
             n += run;
             continue;
         } else {
-            p = calm[rnd(st) % (sizeof(calm) / sizeof(calm[0]))];
+            p = calm[test_rnd(st) % (sizeof(calm) / sizeof(calm[0]))];
         }
         memcpy(out + n, p, strlen(p));
         n += strlen(p);
@@ -292,7 +272,7 @@ static void test_sens_lazy(void **state)
         uint64_t st = 0xA0761D6478BD642Full ^ (c * 0xE7037ED1A0B428DBull + 3);
         size_t len = gen_calm(&st, text, sizeof(text));
 
-        high += compare(sets[c % 2], text, len, len / 2 + (rnd(&st) % (len + 1)) / 2, st, c,
+        high += compare(sets[c % 2], text, len, len / 2 + (test_rnd(&st) % (len + 1)) / 2, st, c,
                         SENS_HIGH);
     }
     assert_true(high > 100);      /* keywords near candidates were seen */

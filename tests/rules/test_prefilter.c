@@ -19,6 +19,7 @@
 #include "rules/re_prefilter.h"
 #include "rules/rules_cond_int.h"
 #include "rules/text_norm.h"
+#include "tests/support/rand_text.h"
 #include "util/buf.h"
 
 #define CASES 4000
@@ -141,30 +142,10 @@ static const char *const pieces[] = {
     "\xef\xbc\xa1", "\xe2\x84\xaa", "\xc5\xbf", "\xff", "q", "qu", "qa", "aaaaaaaaaaaa",
 };
 
-/* rnd - xorshift64 */
-static uint32_t rnd(uint64_t *st)
-{
-    *st ^= *st << 13;
-    *st ^= *st >> 7;
-    *st ^= *st << 17;
-    return (uint32_t)(*st >> 11);
-}
-
-/* gen_text - random text from pieces, up to max bytes */
+/* gen_text - random text of at most max bytes from pieces[] */
 static size_t gen_text(uint64_t *st, char *out, size_t max)
 {
-    size_t len = 0, want = rnd(st) % max;
-
-    while (len < want) {
-        const char *p = pieces[rnd(st) % (sizeof(pieces) / sizeof(pieces[0]))];
-        size_t n = strlen(p);
-
-        if (len + n > max)
-            break;
-        memcpy(out + len, p, n);
-        len += n;
-    }
-    return len;
+    return test_gen_text(st, pieces, sizeof(pieces) / sizeof(pieces[0]), out, max);
 }
 
 static void test_no_false_negative(void **state)
