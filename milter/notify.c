@@ -17,7 +17,6 @@
  * (printable characters only, truncated), never message bytes.
  */
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -52,21 +51,6 @@ static void wipe_free(struct buf *b)
     if (b->data != NULL)
         OPENSSL_cleanse(b->data, b->cap);
     buf_free(b);
-}
-
-/* reserve - allocate room for n more bytes of b now (at most up to its
- * maximum), so that appends of up to n bytes never move its data and
- * leave a copy of the passphrase in freed memory; 0 or -1 (b freed) */
-static int reserve(struct buf *b, size_t n)
-{
-    size_t len = b->len;
-
-    if (n > b->max - len)
-        n = b->max - len;
-    if (n > INT_MAX || (n > 0 && buf_printf(b, "%*s", (int)n, "") < 0))
-        return -1;
-    buf_truncate(b, len);
-    return 0;
 }
 
 /* helo_ok - 1 when name can be a Message-ID right side and an EHLO argument */
@@ -364,7 +348,7 @@ int notify_compose_at(struct buf *out, const char *from, const char *to,
         }
         buf_free(&s);
     }
-    if (reserve(&body, body.max) < 0
+    if (buf_reserve(&body, body.max) < 0
         || compose_body(&body, buf_str(&subj), buf_str(&date), rcpts, nrcpts,
                         passphrase_shown) < 0)
         goto done;
@@ -383,7 +367,7 @@ int notify_compose_at(struct buf *out, const char *from, const char *to,
                          "Auto-Submitted: auto-generated\r\n"
                          "\r\n") < 0
         /* at most 3 bytes per body byte, plus soft breaks and CRs */
-        || reserve(out, 4 * body.len + 64) < 0
+        || buf_reserve(out, 4 * body.len + 64) < 0
         || qp_encode(body.data ? body.data : "", body.len, out) < 0)
         goto done;
     r = 0;

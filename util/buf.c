@@ -116,6 +116,12 @@ void buf_reset(struct buf *b)
         b->data[0] = 0;
 }
 
+/* buf_reserve - allocate for n more bytes, capped at the maximum */
+int buf_reserve(struct buf *b, size_t n)
+{
+    return buf_grow(b, n > b->max - b->len ? b->max - b->len : n);
+}
+
 /* buf_truncate - shorten the buffer to len bytes (no-op if longer) */
 void buf_truncate(struct buf *b, size_t len)
 {

@@ -48,6 +48,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 void buf_reset(struct buf *b);
 void buf_truncate(struct buf *b, size_t len);
+/* buf_reserve - allocate now for n more bytes (at most up to the maximum),
+ * so appends of up to n bytes never move the data (buffers that will hold
+ * secrets); 0, or -1 with the buffer freed */
+int buf_reserve(struct buf *b, size_t n);
 void buf_free(struct buf *b);
 char *buf_steal(struct buf *b);
 const char *buf_str(const struct buf *b);
