@@ -55,6 +55,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import smtplib
 import subprocess
 import threading
@@ -346,10 +347,38 @@ class Faults(E2ETestCase):
                 pass
         return n
 
+    def frozen_spooling(self):
+        """frozen_spooling - spooling() of the milter stopped (SIGSTOP, every
+        thread seen stopped): a spool file open then means a message whose
+        end-of-message reply was not sent yet, as the milter closes it
+        before answering. Leaves the milter stopped when one is open."""
+        pid = self.milter.pid
+        os.kill(pid, signal.SIGSTOP)
+
+        def stopped():
+            try:
+                tasks = os.listdir("/proc/%d/task" % pid)
+                for t in tasks:
+                    with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t", "Z", "X"):
+                            return False
+            except OSError:
+                return True         # gone: nothing to wait for
+            return True
+
+        wait_until(stopped, 5, 0.001)
+        n = self.spooling()
+        if not n:
+            os.kill(pid, signal.SIGCONT)
+        return n
+
     def kill_mid_message(self, name):
         """kill_mid_message - SIGKILL to the milter while it takes in a
-        message (a spool file open; waits up to 5 s for one)."""
-        n = wait_until(self.spooling, 5, 0.002)
+        message (a spool file open; waits up to 5 s for one). The milter is
+        stopped while its open files are looked at, so what is seen is what
+        the kill meets: polling a running milter could see a message that
+        is answered before the kill lands."""
+        n = wait_until(lambda: self.spooling() and self.frozen_spooling(), 5, 0.002)
         self.milter.kill()
         self.killed_spooling[name] = n
         self.notes.append("%s: SIGKILL with %d message(s) spooling, exit status %s"
@@ -536,7 +565,8 @@ class Faults(E2ETestCase):
                             "%s: the gateway tempfailed nothing: %r" % (name, seen[name]))
         for name, n in self.killed_spooling.items():
             if n:       # the message the milter was taking in when killed
-                self.assertIn("gateway answered 451 4.7.1 to end of DATA", seen[name])
+                self.assertIn("gateway answered 451 4.7.1 to end of DATA", seen[name],
+                              "%s: the message being taken in was not tempfailed" % name)
         # while the broken rules file was there the old rules (gen-1) held;
         # well after the good one was loaded every message has gen-2
         broken, good = self.reloaded["on"], self.reloaded["off"]
