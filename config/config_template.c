@@ -22,10 +22,12 @@
  * released by config_templates_free().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_int.h"
@@ -93,7 +95,7 @@ static int tpl_logo(struct config_template *t, const struct ynode *n, const char
     struct buf path = BUF_INIT(4096);
     struct stat st;
     FILE *fp = NULL;
-    int rc = -1;
+    int fd = -1, rc = -1;
 
     if (!ynode_is_string(n) || n->len == 0) {
         ynode_error(d, n, "logo: expected a file name");
@@ -104,7 +106,9 @@ static int tpl_logo(struct config_template *t, const struct ynode *n, const char
         ynode_error(d, n, "logo: the path is too long");
         goto out;
     }
-    if ((fp = fopen(buf_str(&path), "rb")) == NULL || fstat(fileno(fp), &st) < 0) {
+    /* O_NONBLOCK: a FIFO there must be refused below, not wait for a writer */
+    if ((fd = open(buf_str(&path), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0
+        || (fp = fdopen(fd, "rb")) == NULL || fstat(fd, &st) < 0) {
         ynode_error(d, n, "logo: cannot read '%s': %s", buf_str(&path), strerror(errno));
         goto out;
     }
@@ -123,6 +127,8 @@ static int tpl_logo(struct config_template *t, const struct ynode *n, const char
 out:
     if (fp != NULL)
         fclose(fp);
+    else if (fd >= 0)
+        close(fd);
     buf_free(&path);
     return rc;
 }

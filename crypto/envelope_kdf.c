@@ -413,7 +413,8 @@ static BIO *env_read_pem(const char *path, int private, char *text, char *errmsg
 {
     size_t got = 0;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused as not regular, not waited on */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     BIO *bio = NULL;
 
     if (fd < 0) {

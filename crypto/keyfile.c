@@ -154,11 +154,12 @@ int keyfile_load(const char *path, unsigned char *key, size_t len, int create,
         diag_add(d, path, 0, 0, "unsupported key length %zu", len);
         return -1;
     }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused as not regular, not waited on */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT && create) {
         if (keyfile_check_dir(path, d) < 0 || keyfile_create(path, len, gid, d) < 0)
             return -1;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     }
     if (fd < 0) {
         if (errno == ELOOP)

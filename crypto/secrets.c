@@ -521,7 +521,8 @@ static struct secrets *load_fd(const char *path, int fd, struct diag *d)
 /* open_store - open path for reading, refusing symbolic links; -1 + d */
 static int open_store(const char *path, struct diag *d, int quiet_enoent)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused as not regular, not waited on */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0 && !(quiet_enoent && errno == ENOENT)) {
         if (errno == ELOOP)

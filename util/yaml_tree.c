@@ -464,7 +464,8 @@ struct ytree *ytree_load(const char *path, struct diag *d)
     char chunk[65536];
     int fd;
 
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+    /* O_NONBLOCK: a FIFO is refused as not regular, not waited on */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
         diag_add(d, path, 0, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }

@@ -400,11 +400,23 @@ static void test_envelope_errors(void **state)
         { "organization:\n  domains: [example.com]\nrules: tpl-rules.yaml\n",
           { "@/tpl-rules.yaml:2:5: rule 'e': encrypt.template 'corp' is not defined under "
             "templates: in the configuration" } },
+        /* FIFOs are refused, never waited on for a writer */
+        { "organization:\n  domains: [example.com]\nrules: fifo\n",
+          { "@/fifo: not a regular file" } },
+        { MIN "templates:\n  corp:\n    logo: fifo\n",
+          { "@/cfg.yaml:6:11: logo: '@/fifo' must be a regular file of 1 to 524288 bytes" } },
+        { MIN "envelope:\n  secrets_file: fifo\n",
+          { "@/fifo: key file is not a regular file" } },
+        { MIN "envelope:\n  recovery_public_key: fifo\n",
+          { "@/cfg.yaml:5:24: envelope.recovery_public_key: @/fifo: key file is not a "
+            "regular file" } },
     };
 
     (void)state;
     write_file("tpl-rules.yaml", "rules:\n  - name: e\n    if: {recipient_scope: external}\n"
                                  "    then: {encrypt: {template: corp}}\n");
+    assert_int_equal(mkfifo(tpath("fifo"), 0600), 0);
+    alarm(60);          /* an open that waits for a writer ends the test */
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct diag d;
         struct config *cfg = load(cases[i].yaml, 0, &d);
@@ -414,6 +426,8 @@ static void test_envelope_errors(void **state)
         check_diags(&d, cases[i].want, cases[i].yaml);
         diag_free(&d);
     }
+    alarm(0);
+    unlink(tpath("fifo"));
 }
 
 /* test_envelope_keys - every envelope, notify and templates setting */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -325,6 +326,19 @@ static void test_load_file(void **state)
     snprintf(want, sizeof(want), "%s: not a regular file", dir);
     check_diags(&d, (const char *const[]){ want, NULL }, dir);
     diag_free(&d);
+
+    /* a FIFO is refused at once, not waited on for a writer (the alarm
+     * ends the test if the open blocks) */
+    snprintf(path, sizeof(path), "%s/fifo.yaml", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    diag_init(&d);
+    alarm(10);
+    assert_null(ytree_load(path, &d));
+    alarm(0);
+    snprintf(want, sizeof(want), "%s: not a regular file", path);
+    check_diags(&d, (const char *const[]){ want, NULL }, path);
+    diag_free(&d);
+    unlink(path);
 
     snprintf(path, sizeof(path), "%s/big.yaml", dir);
     fp = fopen(path, "w");
