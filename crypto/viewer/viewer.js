@@ -162,7 +162,10 @@
           if (/^(https?:|mailto:)/i.test(v)) {
             el.setAttribute('target', '_blank');
             el.setAttribute('rel', 'noopener noreferrer');
-          } else if (!/^#/.test(v)) {
+          } else if (/^#/.test(v)) {
+            el.setAttribute('href', 'about:srcdoc' + v);   /* see frameLinks */
+            el.setAttribute('target', '_self');
+          } else {
             el.removeAttribute(a.name);
           }
         } else if (name === 'style') {
@@ -199,9 +202,39 @@
     });
   }
 
+  /* frameLinks - a link to a place in the message (href="#name") scrolls
+   * the page to it.  Left to the browser it would open in a new tab (the
+   * frame's <base target=_blank>), and the frame, as tall as its content,
+   * has nothing to scroll itself. */
+  function frameLinks(frame) {
+    frame.addEventListener('load', function () {
+      var d;
+      try { d = frame.contentDocument; } catch (e) { d = null; }
+      if (!d)
+        return;
+      d.addEventListener('click', function (ev) {
+        var a = ev.target && ev.target.closest ? ev.target.closest('a[href], area[href]') : null;
+        var href = a ? a.getAttribute('href').trim() : '';
+        if (href.indexOf('about:srcdoc#') !== 0)
+          return;
+        href = href.slice(12);
+        ev.preventDefault();
+        var name = href.slice(1), t = null;
+        try { name = decodeURIComponent(name); } catch (e) { /* as written */ }
+        if (name !== '')
+          t = d.getElementById(name) || d.getElementsByName(name)[0] || null;
+        if (t === null && name !== '' && name.toLowerCase() !== 'top')
+          return;                       /* no such place: stay */
+        var y = frame.getBoundingClientRect().top + (t ? t.getBoundingClientRect().top : 0);
+        window.scrollTo(0, Math.max(0, window.pageYOffset + y));
+      });
+    });
+  }
+
   /* showHtml - a message's HTML into a frame */
   function showHtml(frame, body) {
     fitFrame(frame);
+    frameLinks(frame);
     frame.setAttribute('srcdoc', frameDocument(body.html, body.cids));
     frame.hidden = false;
   }

@@ -20,6 +20,8 @@ const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-bac
 
 // READ_PAGE - what the page shows, read inside the page (read_page.js, shared by every driver)
 const READ_PAGE = `(function () {\n${fs.readFileSync(new URL('./read_page.js', import.meta.url), 'utf8')}\n})()`;
+// READ_FRAGMENT - where a place in the message is now (read_fragment.js), for an id
+const READ_FRAGMENT = (id) => `(function () {\n${fs.readFileSync(new URL('./read_fragment.js', import.meta.url), 'utf8')}\n}).apply(null, [${JSON.stringify(id)}])`;
 
 // framesSettled - every shown frame has loaded, with its images
 function framesSettled() {
@@ -126,6 +128,18 @@ async function runCase(browser, c, outdir) {
       const n = performance.getEntriesByType('navigation')[0];
       return n && n.loadEventEnd > 0 ? Math.round(n.loadEventEnd) : null;
     });
+    res.fragment = null;
+    if (scripts && c.fragment && res.state === 'open') {   // follow a link inside the message
+      let popups = 0;
+      const count = () => { popups++; };
+      context.on('page', count);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const frame = page.frameLocator('#body iframe:not([hidden]), #parts iframe:not([hidden])').first();
+      await frame.locator(`#${c.fragment.link}`).click();
+      await page.waitForTimeout(500);
+      context.off('page', count);
+      res.fragment = { ...(await page.evaluate(READ_FRAGMENT(c.fragment.target))), popups };
+    }
     res.attachments = [];
     res.eml = null;
     res.download_method = null;

@@ -173,6 +173,9 @@ async function takeDownload(click, dest, ms) {
  * page (read_page.js, shared by every driver) */
 const READ_PAGE = `(function () {\n${fs.readFileSync(new URL('./read_page.js', import.meta.url), 'utf8')}\n})()`;
 
+/* READ_FRAGMENT - where a place in the message is now (read_fragment.js), for an id */
+const READ_FRAGMENT = (id) => `(function () {\n${fs.readFileSync(new URL('./read_fragment.js', import.meta.url), 'utf8')}\n}).apply(null, [${JSON.stringify(id)}])`;
+
 /* axeSource - axe-core's script from node_modules, null when it is not installed */
 function axeSource() {
   try {
@@ -335,6 +338,19 @@ async function runCase(c) {
     delete res.attachment_names;
     res.a11y = a11y && a11y.locked !== null ? a11y : null;
     res.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+    res.fragment = null;
+    if (scripts && c.fragment && seen.state === 'open') {   // follow a link inside the message
+      let popups = 0;
+      const count = (t) => { if (t.type() === 'page') popups++; };
+      context.on('targetcreated', count);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const fh = await page.$('#body iframe:not([hidden]), #parts iframe:not([hidden])');
+      const link = await (await fh.contentFrame()).$(`#${c.fragment.link}`);
+      await link.click();
+      await new Promise((r) => setTimeout(r, 500));
+      context.off('targetcreated', count);
+      res.fragment = { ...(await page.evaluate(READ_FRAGMENT(c.fragment.target))), popups };
+    }
     res.attachments = seen.attachment_names.map((name) => ({ name, file: null, size: null }));
     res.eml = null;
     res.download_method = null;

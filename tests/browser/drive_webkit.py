@@ -207,6 +207,10 @@ def take_download(click, dest, timeout_s):
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'read_page.js')) as _f:
     READ_PAGE = _f.read()
 
+# where a place in the message is now (read_fragment.js, shared by every driver)
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'read_fragment.js')) as _f:
+    READ_FRAGMENT = _f.read()
+
 READ_FRAME = r'''
 var d = document;
 var meta = d.querySelector('meta[http-equiv="Content-Security-Policy" i]');
@@ -330,6 +334,33 @@ def read_frames(d):
     return frames
 
 
+def follow_fragment(d, fragment):
+    """follow_fragment - click the link fragment['link'] in the first shown
+    body frame; read_fragment.js for fragment['target'] 500 ms later, and
+    the windows the click opened.  Where the page cannot see into the frame,
+    the target's place is read from inside it and added to the frame's."""
+    handles = set(d.window_handles)
+    d.execute_script('window.scrollTo(0, 0)')
+    fr = [f for f in d.find_elements(By.CSS_SELECTOR, '#body iframe, #parts iframe')
+          if not d.execute_script('return arguments[0].hidden', f)][0]
+    d.switch_to.frame(fr)
+    try:
+        d.find_element(By.ID, fragment['link']).click()
+        time.sleep(0.5)
+        inside = d.execute_script('var t = document.getElementById(arguments[0]);'
+                                  ' return [t ? t.getBoundingClientRect().top : null, String(document.URL)];',
+                                  fragment['target'])
+    finally:
+        d.switch_to.default_content()
+    out = d.execute_script(READ_FRAGMENT, fragment['target'])
+    if out['target_top'] is None and inside[0] is not None:
+        out['target_top'] = int(round(d.execute_script('return arguments[0].getBoundingClientRect().top', fr)
+                                      + inside[0]))
+        out['frame_url'] = inside[1]
+    out['popups'] = len(set(d.window_handles) - handles)
+    return out
+
+
 def run_case(c):
     """run_case - one case of the manifest; its results"""
     scripts = c.get('scripts', True) is not False
@@ -394,6 +425,9 @@ def run_case(c):
         res['a11y'] = a11y if a11y is not None and a11y['locked'] is not None else None
         res['scroll_width'] = d.execute_script('return document.documentElement.scrollWidth')
         res['frames'] = read_frames(d)
+        res['fragment'] = None
+        if scripts and c.get('fragment') and seen['state'] == 'open':
+            res['fragment'] = follow_fragment(d, c['fragment'])
         res['attachments'] = [{'name': n, 'file': None, 'size': None} for n in names]
         res['eml'] = None
         res['download_method'] = None

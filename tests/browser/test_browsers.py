@@ -211,9 +211,11 @@ def rich_message():
         '<style>p { color: #036 } .bg { background: url(http://remote.invalid/bg.png) }</style>'
         '<script>document.documentElement.dataset.pwned = "head";</script></head>\n'
         '<body><p id="greeting">Hello Bob, the Q3 figures are attached; the chart is below.</p>\n'
+        '<p><a id="to-closing" href="#closing">Skip to the closing words</a></p>\n'
         '<p><img id="pic" src="cid:chart@rich.test" alt="chart" width="40" height="20"></p>\n'
         '<p><img id="remote" src="http://remote.invalid/track.png" alt="">'
         '<img id="broken" src="nothing.png" onerror="document.body.dataset.pwned = \'onerror\'"></p>\n'
+        '<div style="height: 2400px">(space, so that the closing words are out of view)</div>\n'
         '<div class="bg" style="background-image: url(http://remote.invalid/bg2.png)">'
         '<p id="closing">Kind regards, Alice</p></div>\n'
         '<script>document.body.dataset.pwned = "script";'
@@ -590,7 +592,8 @@ class Fixtures:
             return c
         return {"cases": [
             case("rich", p["rich"], PASS_BOB, download=True,
-                 screenshots={"locked": "rich-locked.png", "open": "rich-open.png"}),
+                 screenshots={"locked": "rich-locked.png", "open": "rich-open.png"},
+                 fragment={"link": "to-closing", "target": "closing"}),
             case("i18n", p["i18n"], PASS_BOB, email=BOB, screenshots={"open": "i18n-open.png"}),
             case("wrong", p["rich"], WRONG, download=True, screenshots={"open": "wrong-error.png"}),
             case("big", p["big"], PASS_BOB, email=BOB, download=True, expand=True,
@@ -810,6 +813,15 @@ class Browsers(unittest.TestCase):
             csp = f.get("csp")
             if csp is not None:
                 ck.contains("frame csp", "default-src 'none'", csp)
+        if case.get("fragment"):
+            # a link to a place in the message brings it into view (it
+            # starts 2400 px down), in this tab: not a copy of the viewer
+            # in a new one
+            frag = res.get("fragment") or {}
+            ck.eq("fragment link: tabs or windows opened", 0, frag.get("popups"))
+            top, height = frag.get("target_top"), frag.get("viewport_height")
+            ck.true("fragment link: the target is in view", top is not None and height is not None
+                    and 0 <= top < height, "0 <= top < %s" % height, frag)
         nested = orig.nested
         ck.contains("parts_text (nested subject)", str(nested["Subject"]), res.get("parts_text"))
         ck.contains("parts_text (nested from)", str(nested["From"]), res.get("parts_text"))
