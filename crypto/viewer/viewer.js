@@ -132,6 +132,8 @@
       });
   }
 
+  var SVG_ANIMATION = ['set', 'animate', 'animatemotion', 'animatetransform', 'discard'];
+
   var URL_ATTRS = ['src', 'background', 'poster', 'srcset', 'lowsrc', 'dynsrc', 'data', 'action',
                    'formaction', 'xlink:href', 'longdesc', 'ping', 'cite', 'icon', 'manifest'];
 
@@ -143,6 +145,11 @@
      * declarative shadow root (shadowrootmode) would show it in the frame */
     doc.querySelectorAll('script,meta,base,link,object,embed,applet,iframe,frame,frameset,form,portal,noscript,template')
       .forEach(function (e) { e.remove(); });
+    /* SVG animation can set any attribute (an event handler, an href) after
+     * the cleaning below has looked at it */
+    Array.prototype.filter.call(doc.getElementsByTagName('*'), function (e) {
+      return SVG_ANIMATION.indexOf(e.localName.toLowerCase()) >= 0;
+    }).forEach(function (e) { e.remove(); });
     doc.querySelectorAll('*').forEach(function (el) {
       Array.prototype.slice.call(el.attributes).forEach(function (a) {
         var name = a.name.toLowerCase(), v = a.value.trim();

@@ -151,6 +151,8 @@ async function bodyFrames(page) {
       try {
         Object.assign(info, await capped(frame.evaluate(() => ({
           text: document.body ? document.body.innerText : null,
+          svg_animations: Array.from(document.getElementsByTagName('*'), (e) => e.localName)
+            .filter((n) => ['set', 'animate', 'animateMotion', 'animateTransform', 'discard'].includes(n)),
           images: Array.from(document.images).map((i) => {
             const m = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(i.getAttribute('src') || '');
             return { id: i.id || null, scheme: m ? m[1].toLowerCase() : null, complete: i.complete,

@@ -616,6 +616,9 @@ class ViewerHostile(unittest.TestCase):
                 self.assertIn(MARKER, f["text"] or "", "%s: frame %s text" % (name, f["index"]))
                 self.assertGreater(f["clicked"], 0, "%s: nothing clicked in frame %s" % (name, f["index"]))
             self.assertGreater(res["top_clicked"], 0, "%s: nothing clicked in the top page" % name)
+        with self.subTest(case=name, check="no SVG animation (it could set a handler or href)"):
+            for f in frames:
+                self.assertEqual(f.get("svg_animations"), [], "%s: frame %s" % (name, f["index"]))
         with self.subTest(case=name, check="sandbox"):
             for f in frames:
                 tokens = (f["sandbox"] or "").split()
