@@ -21,9 +21,12 @@ void buf_init(struct buf *b, size_t max)
     b->max = max;
 }
 
-/* buf_fail - free the buffer after a failed append and report err */
+/* buf_fail - free the buffer, wiped (it may hold a secret that was
+ * being built), after a failed append and report err */
 static int buf_fail(struct buf *b, int err)
 {
+    if (b->data != NULL)
+        explicit_bzero(b->data, b->cap);
     buf_free(b);
     errno = err;
     return -1;

@@ -2,8 +2,9 @@
  * buf - growable byte buffer with a hard maximum size.
  *
  * Every buffer is created with a maximum; appends that would exceed it, or
- * that fail to allocate, return -1 and FREE the buffer (it is left empty and
- * usable, never half-filled), with errno set to EOVERFLOW or ENOMEM.  The
+ * that fail to allocate, return -1 and FREE the buffer, wiped (it is left
+ * empty and usable, never half-filled), with errno set to EOVERFLOW or
+ * ENOMEM.  The
  * data is always followed by a spare NUL byte, so buf_str() is a C string.
  * The caller owns the buffer and releases it with buf_free().
  */

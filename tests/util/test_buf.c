@@ -1,7 +1,10 @@
 /*
  * test_buf - buf_reserve(): appends within the reservation never move the
- * data, and the reservation is capped at the buffer's maximum.
+ * data, and the reservation is capped at the buffer's maximum; an append
+ * that fails frees the buffer wiped (free() is wrapped, -Wl,--wrap=free,
+ * to look at the block as it is released).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,61 @@
 #include <cmocka.h>
 
 #include "util/buf.h"
+
+/* the block being watched, and what __wrap_free saw of it */
+static const void *watched;
+static size_t watched_len;
+static int watched_freed, watched_clear;
+
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+/* __wrap_free - free(), noting whether the watched block held anything */
+void __wrap_free(void *p)
+{
+    if (p != NULL && p == watched) {
+        const unsigned char *c = p;
+
+        watched_freed = 1;
+        watched_clear = 1;
+        for (size_t i = 0; i < watched_len; i++)
+            if (c[i] != 0)
+                watched_clear = 0;
+        watched = NULL;
+    }
+    __real_free(p);
+}
+
+/* failed_append_wipes - an append that fails (append, with errno err)
+ * releases the buffer holding a secret wiped */
+static void failed_append_wipes(struct buf *b, int (*append)(struct buf *), int err)
+{
+    assert_int_equal(buf_adds(b, "secret passphrase"), 0);
+    watched = b->data;
+    watched_len = b->cap;
+    watched_freed = watched_clear = 0;
+    assert_int_equal(append(b), -1);
+    assert_int_equal(errno, err);
+    assert_true(watched_freed);
+    assert_true(watched_clear);
+    assert_null(b->data);
+    assert_int_equal(b->len, 0);
+}
+
+static int past_max(struct buf *b)
+{
+    static const char filler[200];
+
+    return buf_add(b, filler, sizeof(filler));
+}
+
+static void test_failed_append_wipes(void **state)
+{
+    struct buf b = BUF_INIT(100);
+
+    (void)state;
+    failed_append_wipes(&b, past_max, EOVERFLOW);     /* ENOMEM takes the same path */
+}
 
 static void test_reserve_keeps_data_in_place(void **state)
 {
@@ -47,6 +105,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserve_keeps_data_in_place),
         cmocka_unit_test(test_reserve_capped_at_max),
+        cmocka_unit_test(test_failed_append_wipes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
