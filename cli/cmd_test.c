@@ -71,6 +71,7 @@ static const struct {
     { MSG_INC_DEPTH, "max_mime_depth" },
     { MSG_INC_PARTS, "max_mime_parts" },
     { MSG_INC_SCAN, "scan_limit" },
+    { MSG_INC_OPAQUE, "opaque_part" },      /* not a limit: a part that was not read */
 };
 #define NLIMITS (sizeof(limit_names) / sizeof(limit_names[0]))
 

@@ -36,8 +36,10 @@
  * Limits: a message larger than lim->max_size gets only its top-level
  * header block parsed (MSG_INC_SIZE; root->raw_size is then the rest of the
  * message); the parser's MSG_INC_HEADERS, _DEPTH and _PARTS are copied;
- * a non-empty multipart in which no part was found also sets
- * MSG_INC_PARTS (its content is unread preamble, which readers may show);
+ * a non-empty multipart in which no part was found, and a non-empty
+ * message/rfc822 or message/global in base64 or quoted-printable (an
+ * opaque leaf, RFC 2046 allows neither encoding there), set MSG_INC_OPAQUE:
+ * their content is not read, yet readers may show it;
  * text beyond lim->scan_limit bytes is not delivered (MSG_INC_SCAN), though
  * sizes are still counted.  Text reaches the sink in chunks produced from
  * at most 32 KiB of raw body at a time; a chunk is cut at a UTF-8
@@ -463,9 +465,15 @@ static int on_end(void *arg, const struct mime_part *mp)
     b->open[mp->depth] = NULL;
     /* a multipart in which no part was found (no boundary line: a wrong
      * boundary, or bare CR line ends) holds everything in its preamble,
-     * which is not read, yet a mail reader may show it: the tree is cut */
+     * and an encoded message is an opaque leaf: neither is read, yet a mail
+     * reader may show it */
     if ((part->flags & MSG_PART_MULTIPART) && part->children == NULL && part->raw_size > 0)
-        b->m->incomplete |= MSG_INC_PARTS;
+        b->m->incomplete |= MSG_INC_OPAQUE;
+    if (mp->kind == MIME_LEAF && !mp->limited && part->raw_size > 0
+        && (mp->cte == MIME_CTE_BASE64 || mp->cte == MIME_CTE_QP)
+        && (strcmp(part->content_type, "message/rfc822") == 0
+            || strcmp(part->content_type, "message/global") == 0))
+        b->m->incomplete |= MSG_INC_OPAQUE;
     if (b->leaf == part && finish_leaf(b) < 0) {
         errno = ENOMEM;
         return -1;

@@ -35,12 +35,16 @@ struct msg_limits {
 
 void msg_limits_default(struct msg_limits *lim);
 
-/* Set in msg_model.incomplete when a limit was hit. */
+/* Set in msg_model.incomplete when a limit was hit, or (MSG_INC_OPAQUE)
+ * when content that mail readers may show was not read. */
 #define MSG_INC_SIZE     0x01u  /* message larger than max_size: body not parsed */
 #define MSG_INC_HEADERS  0x02u  /* too many header fields (the rest dropped) or one too long (cut) */
 #define MSG_INC_DEPTH    0x04u  /* MIME nesting deeper than max_depth: not descended */
 #define MSG_INC_PARTS    0x08u  /* more parts than max_parts: the rest not modelled */
 #define MSG_INC_SCAN     0x10u  /* text beyond scan_limit not delivered */
+#define MSG_INC_OPAQUE   0x20u  /* content not read that readers may show: a non-empty
+                                 * multipart in which no part was found (all preamble), a
+                                 * base64 or quoted-printable message/rfc822 or message/global */
 
 struct msg_header {
     char *name;               /* as written, e.g. "Subject" */

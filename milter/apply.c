@@ -313,7 +313,7 @@ static void apply_log(const struct msg_ctx *mc, const struct rules_result *res,
     log_notice(mc->mctx_qid, "rules matched=%s audit=%s actions=%s outcome=%s%s%s%s",
                buf_str(&matched), buf_str(&audited), acts.len ? acts.data : "-", outcome,
                res->reject ? " by " : "", res->reject ? res->reject->rule : "",
-               res->incomplete ? " (limits hit: undecided rules handled by policy.on_incomplete)" : "");
+               res->incomplete ? " (incomplete: undecided rules handled by policy.on_incomplete)" : "");
     buf_free(&matched);
     buf_free(&audited);
     buf_free(&acts);

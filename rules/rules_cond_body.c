@@ -28,7 +28,8 @@
  * Phrases match as for subject_contains (keyword.h), on text in normal
  * form, across the chunks the model delivers.  A condition that did not
  * match is unknown when text was not delivered whole (MSG_INC_SCAN) or the
- * MIME tree was cut (MSG_INC_DEPTH, _PARTS, _SIZE); subject_or_body also
+ * MIME tree was cut (MSG_INC_DEPTH, _PARTS, _SIZE) or holds an unread part
+ * (MSG_INC_OPAQUE); subject_or_body also
  * when header fields were cut (MSG_INC_HEADERS).  The evaluation needs the
  * scan whose sink built the model; without one (NULL) no text was seen.
  * Parsers report at the node and return -1; cond_body_free() releases.
@@ -42,7 +43,8 @@
 #include "rules/keyword.h"
 #include "rules/rules_cond_int.h"
 
-#define BODY_CUT (MSG_INC_SCAN | MSG_INC_DEPTH | MSG_INC_PARTS | MSG_INC_SIZE)
+#define BODY_CUT (MSG_INC_SCAN | MSG_INC_DEPTH | MSG_INC_PARTS | MSG_INC_SIZE | \
+                  MSG_INC_OPAQUE)
 
 /* cond_body_free - release a body condition */
 void cond_body_free(struct rule_cond *c)

@@ -19,7 +19,7 @@
  *
  * Envelope conditions are never unknown.  Attachment conditions that did
  * not hold are unknown when the MIME tree was cut (MSG_INC_PARTS, _DEPTH,
- * _SIZE); a pattern that hits the match limit is unknown.  Parsers report
+ * _SIZE) or holds an unread part (MSG_INC_OPAQUE); a pattern that hits the match limit is unknown.  Parsers report
  * at the node and return -1; compiled data is released by the kind's free
  * function.  Explain excerpts name the address or attachment (at most 200
  * bytes) or show the pattern's match with a little context.
@@ -33,7 +33,7 @@
 
 #define ADDR_MAX 320
 #define DOMAIN_MAX 253
-#define TREE_CUT (MSG_INC_PARTS | MSG_INC_DEPTH | MSG_INC_SIZE)
+#define TREE_CUT (MSG_INC_PARTS | MSG_INC_DEPTH | MSG_INC_SIZE | MSG_INC_OPAQUE)
 
 /* cond_free_list - release a string list condition */
 void cond_free_list(struct rule_cond *c)

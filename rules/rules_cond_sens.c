@@ -27,7 +27,7 @@
  *
  * Evaluation reads the scan's sens_scan (rules_scan_sens()): TRUE when an
  * item holds; else UNKNOWN when the text was cut (MSG_INC_SCAN, _DEPTH,
- * _PARTS, _SIZE) or a custom pattern hit its match limit (no bit), else
+ * _PARTS, _SIZE, _OPAQUE) or a custom pattern hit its match limit (no bit), else
  * FALSE.  Explanations name the type, the count, the confidence and the
  * engine's redacted excerpts (never whole values).
  *
@@ -44,7 +44,8 @@
 #include "rules/sensitive.h"
 #include "rules/text_norm.h"
 
-#define SENS_CUT (MSG_INC_SCAN | MSG_INC_DEPTH | MSG_INC_PARTS | MSG_INC_SIZE)
+#define SENS_CUT (MSG_INC_SCAN | MSG_INC_DEPTH | MSG_INC_PARTS | MSG_INC_SIZE | \
+                  MSG_INC_OPAQUE)
 #define SENS_MAX_COUNT 1000000
 #define SENS_MAX_ITEMS SENS_MAX_ENTRIES
 

@@ -242,7 +242,7 @@ static void res_add_action(struct rules_result *res, const struct rule_action *a
     }
 }
 
-/* inc_names - the MSG_INC_* bits as words */
+/* inc_names - the MSG_INC_* bits as words: the limits, then an unread part */
 static int inc_names(struct buf *b, unsigned inc)
 {
     static const struct { unsigned bit; const char *name; } names[] = {
@@ -252,15 +252,17 @@ static int inc_names(struct buf *b, unsigned inc)
     };
     int first = 1;
 
-    if (buf_adds(b, "undecided: limit ") < 0)
+    if (buf_adds(b, "undecided: ") < 0)
         return -1;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (!(inc & names[i].bit))
             continue;
-        if (buf_printf(b, "%s%s", first ? "" : ", ", names[i].name) < 0)
+        if (buf_printf(b, "%s%s", first ? "limit " : ", ", names[i].name) < 0)
             return -1;
         first = 0;
     }
+    if ((inc & MSG_INC_OPAQUE) && buf_printf(b, "%sopaque_part", first ? "" : "; ") < 0)
+        return -1;
     return 0;
 }
 

@@ -10,10 +10,12 @@ built binary (MAILSEAL_CLI):
   subject to an external recipient matches the tag rule (and says on what), the same to
   an internal recipient does not, a reject rule gives outcome reject with its reply,
   --rules tries a draft file instead of the configured rules, a message beyond
-  limits.max_headers reports "incomplete", the text report;
+  limits.max_headers and a base64 forwarded message (opaque_part) report
+  "incomplete", the text report;
 - every .eml of ../shared/corpus (skipped when absent) gives exit 0 and one valid JSON
   object.
 """
+import base64
 import json
 import os
 import subprocess
@@ -300,6 +302,30 @@ class CliTest(unittest.TestCase):
                        "excerpt": "undecided: limit max_headers/max_header_length"}, r["explanations"])
         r = self.dry_run(message("nothing special", extra_headers=5), "bob@partner.test")
         self.assertEqual((r["incomplete"], r["outcome"]), ([], "accept"))
+
+    def test_opaque_forwarded_message(self):
+        # a forwarded message in base64 is not read (opaque_part): a body rule
+        # that found nothing is undecided, and policy.on_incomplete applies it
+        draft = self.write("payroll.yaml", "rules:\n  - name: payroll\n"
+                           "    if: {body_contains: payroll}\n"
+                           "    then: {quarantine: \"payroll in the body\"}\n")
+        inner = b"Subject: figures\r\n\r\nthe payroll figures\r\n"
+
+        def forwarding(cte, body):
+            return (b"From: alice@example.com\r\nTo: bob@partner.test\r\nSubject: fwd\r\n"
+                    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                    b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+                    b"--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: " + cte
+                    + b"\r\n\r\n" + body + b"\r\n--b--\r\n")
+        r = self.dry_run(forwarding(b"base64", base64.encodebytes(inner)), "bob@partner.test",
+                         "--rules", draft)
+        self.assertEqual((r["matched"], r["incomplete"], r["incomplete_decided"], r["outcome"]),
+                         ([], ["opaque_part"], ["opaque_part"], "quarantine"))
+        self.assertIn({"rule": "payroll", "condition": "body_contains",
+                       "excerpt": "undecided: opaque_part"}, r["explanations"])
+        r = self.dry_run(forwarding(b"7bit", inner), "bob@partner.test", "--rules", draft)
+        self.assertEqual((r["matched"], r["incomplete"], r["outcome"]),
+                         (["payroll"], [], "quarantine"))
 
     def test_text_report_and_stdin(self):
         p = subprocess.run([CLI, "test", "-c", self.config, "--from", "alice@example.com",

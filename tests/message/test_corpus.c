@@ -416,9 +416,10 @@ static const struct fact facts[] = {
       "aprilfools.jpg", 60896, MSG_PART_ATTACHMENT, NULL, 7, 12, 0 },
     { "phpmmp-issue274.eml", 7, "test-localhost", "image/png",
       "Cours-Tutoriels-Serge-Tah\xC3\xA9-1568x268.png", 42264, MSG_PART_ATTACHMENT, NULL, 1, 9,
-      0 },
+      MSG_INC_OPAQUE },
+    /* SwiftMailer sent the forwarded message in base64: opaque, not read */
     { "phpmmp-issue274.eml", 8, NULL, "message/rfc822", "test-localhost.eml", -1,
-      MSG_PART_ATTACHMENT, NULL, 1, 9, 0 },
+      MSG_PART_ATTACHMENT, NULL, 1, 9, MSG_INC_OPAQUE },
     { "flanker-iphone.eml", 2, "Subject", "image/jpeg", "photo.JPG", 9023, MSG_PART_ATTACHMENT,
       NULL, 1, 4, 0 },
     { "mimekit-multipart-no-end-boundary.eml", 0, NULL, "multipart/alternative", NULL, -1,

@@ -616,7 +616,7 @@ static void test_limit_parts(void **state)
 
 /* test_multipart_no_parts - a multipart in which no boundary line is found
  * (a wrong boundary, bare CR line ends) hides its text in the unread
- * preamble: MSG_INC_PARTS, so body rules are unknown (hostile mail: bare_cr) */
+ * preamble: MSG_INC_OPAQUE, so body rules are unknown (hostile mail: bare_cr) */
 static void test_multipart_no_parts(void **state)
 {
     static const struct {
@@ -625,14 +625,14 @@ static void test_multipart_no_parts(void **state)
         size_t nparts;
     } cases[] = {
         { "Content-Type: multipart/mixed; boundary=p\n\n--q\n\npayroll\n--q--\n",
-          MSG_INC_PARTS, 1 },
+          MSG_INC_OPAQUE, 1 },
         { "Content-Type: multipart/mixed; boundary=c\n\n"
-          "--c\rContent-Type: text/plain\r\rpayroll\r--c--\r", MSG_INC_PARTS, 1 },
+          "--c\rContent-Type: text/plain\r\rpayroll\r--c--\r", MSG_INC_OPAQUE, 1 },
         { "Content-Type: multipart/mixed; boundary=p\n\npayroll, no boundary at all",
-          MSG_INC_PARTS, 1 },
+          MSG_INC_OPAQUE, 1 },
         { "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
           "Content-Type: multipart/alternative; boundary=i\n\n--x\n\npayroll\n--o--\n",
-          MSG_INC_PARTS, 2 },
+          MSG_INC_OPAQUE, 2 },
         /* empty, or with a part: nothing hidden */
         { "Content-Type: multipart/mixed; boundary=p\n\n", 0, 1 },
         { "Content-Type: multipart/mixed; boundary=p\n\n--p\n\npayroll\n--p--\n", 0, 2 },
@@ -647,6 +647,47 @@ static void test_multipart_no_parts(void **state)
         assert_int_equal(m->incomplete, cases[i].incomplete);
         assert_int_equal(m->nparts, cases[i].nparts);
         msg_model_free(m);
+    }
+}
+
+/* test_encoded_message - a message/rfc822 or message/global in base64 or
+ * quoted-printable is an opaque leaf whose text is not read: MSG_INC_OPAQUE
+ * when it is not empty; in 7bit, 8bit or binary it is parsed */
+static void test_encoded_message(void **state)
+{
+    static const struct {
+        const char *type, *cte, *body;
+        unsigned incomplete;
+        size_t nparts;
+    } cases[] = {
+        /* "Subject: x\n\npayroll\n" */
+        { "message/rfc822", "base64", "U3ViamVjdDogeAoKcGF5cm9sbAo=\n", MSG_INC_OPAQUE, 2 },
+        { "message/global", "BASE64", "U3ViamVjdDogeAoKcGF5cm9sbAo=\n", MSG_INC_OPAQUE, 2 },
+        { "message/rfc822", "quoted-printable", "Subject: x\n\npay=72oll\n", MSG_INC_OPAQUE, 2 },
+        { "message/rfc822", "base64", "", 0, 2 },
+        { "message/rfc822", "7bit", "Subject: x\n\npayroll\n", 0, 3 },
+        { "message/rfc822", "8bit", "Subject: x\n\npayroll\n", 0, 3 },
+        { "application/octet-stream", "base64", "U3ViamVjdDogeAoKcGF5cm9sbAo=\n", 0, 2 },
+    };
+    struct msg_limits lim = limits();
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b = BUF_INIT(4096);
+        struct collect c;
+        struct msg_model *m;
+
+        buf_printf(&b, "Content-Type: multipart/mixed; boundary=p\n\n--p\n"
+                   "Content-Type: %s\nContent-Transfer-Encoding: %s\n\n%s--p--\n",
+                   cases[i].type, cases[i].cte, cases[i].body);
+        collect_init(&c);
+        m = build(b.data, &lim, &c);
+        check_tree(m);
+        if (m->incomplete != cases[i].incomplete || m->nparts != cases[i].nparts)
+            fail_msg("case %zu: incomplete %#x, %zu parts", i, m->incomplete, m->nparts);
+        msg_model_free(m);
+        collect_free(&c);
+        buf_free(&b);
     }
 }
 
@@ -902,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_parts),
         cmocka_unit_test(test_multipart_no_parts),
+        cmocka_unit_test(test_encoded_message),
         cmocka_unit_test(test_limit_scan),
         cmocka_unit_test(test_limit_size),
         cmocka_unit_test(test_spilled),

@@ -95,6 +95,11 @@ static const struct body_case cases[] = {
     { "body_contains: confidential", "b:nothing", 0, "", HDR, "F", NULL },
     { "body_contains: confidential", "b:confidential", 0, "", SCAN, "T", ">>confidential<<" },
     { "attachment_contains: confidential", "b:nothing", 0, "", MSG_INC_PARTS, "U:8", NULL },
+    /* an unread part (an encoded forwarded message) */
+    { "body_contains: confidential", "b:nothing", 0, "", MSG_INC_OPAQUE, "U:32", NULL },
+    { "body_matches: 'secr[e3]t'", "b:nothing", 0, "", MSG_INC_OPAQUE, "U:32", NULL },
+    { "attachment_contains: confidential", "b:nothing", 0, "", MSG_INC_OPAQUE, "U:32", NULL },
+    { "body_contains: confidential", "b:confidential", 0, "", MSG_INC_OPAQUE, "T", ">>confidential<<" },
     { "subject_or_body_contains: confidential", "b:nothing", 0, "x", HDR, "U:2", NULL },
     { "subject_or_body_contains: confidential", "b:nothing", 0, "x", SCAN | MSG_INC_SIZE, "U:17", NULL },
     /* patterns: across a chunk boundary, on the normal form, caseless */

@@ -233,6 +233,7 @@ static const struct eval_case eval_cases[] = {
     { "has_attachment: false", 0, 0, "T", "no attachment" },
     { "has_attachment: false", 1, 0, "F", NULL },
     { "has_attachment: false", 0, MSG_INC_SIZE | MSG_INC_PARTS, "U:9", NULL },
+    { "has_attachment: false", 0, MSG_INC_OPAQUE, "U:32", NULL },
     { "has_attachment: false", 1, MSG_INC_SIZE, "F", NULL },
     { "attachment_name_matches: \"(?i)\\\\.pdf$\"", 1, 0, "T", "Report Q3>>.PDF<<" },
     { "attachment_name_matches: \"^inner\"", 1, 0, "T", ">>inner<<.tar.gz" },

@@ -426,6 +426,11 @@ static void test_no_scan(void **state)
     assert_int_equal(res.quarantine, 1);
     assert_int_equal(res.incomplete, MSG_INC_PARTS);
     rules_result_free(&res);
+    m.incomplete = MSG_INC_OPAQUE;          /* an unread part: the same */
+    assert_int_equal(rules_eval(rs, &m, &env, NULL, RULES_INCOMPLETE_ENCRYPT, &res), 0);
+    assert_int_equal(res.quarantine, 1);
+    assert_int_equal(res.incomplete, MSG_INC_OPAQUE);
+    rules_result_free(&res);
     rules_free(rs);
 }
 
