@@ -29,8 +29,8 @@
  * form, across the chunks the model delivers.  A condition that did not
  * match is unknown when text was not delivered whole (MSG_INC_SCAN) or the
  * MIME tree was cut (MSG_INC_DEPTH, _PARTS, _SIZE) or holds an unread part
- * (MSG_INC_OPAQUE); subject_or_body also
- * when header fields were cut (MSG_INC_HEADERS).  The evaluation needs the
+ * (MSG_INC_OPAQUE); subject_or_body also when header fields were cut
+ * (MSG_INC_HEADERS).  The evaluation needs the
  * scan whose sink built the model; without one (NULL) no text was seen.
  * Parsers report at the node and return -1; cond_body_free() releases.
  * Excerpts: the matched phrase with at most RULES_EXCERPT_CONTEXT

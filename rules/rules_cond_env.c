@@ -19,9 +19,9 @@
  *
  * Envelope conditions are never unknown.  Attachment conditions that did
  * not hold are unknown when the MIME tree was cut (MSG_INC_PARTS, _DEPTH,
- * _SIZE) or holds an unread part (MSG_INC_OPAQUE); a pattern that hits the match limit is unknown.  Parsers report
- * at the node and return -1; compiled data is released by the kind's free
- * function.  Explain excerpts name the address or attachment (at most 200
+ * _SIZE) or holds an unread part (MSG_INC_OPAQUE); a pattern that hits the
+ * match limit is unknown.  Parsers report at the node and return -1;
+ * compiled data is released by the kind's free function.  Explain excerpts name the address or attachment (at most 200
  * bytes) or show the pattern's match with a little context.
  */
 #include <errno.h>

@@ -4,9 +4,9 @@
  * Every buffer is created with a maximum; appends that would exceed it, or
  * that fail to allocate, return -1 and FREE the buffer, wiped (it is left
  * empty and usable, never half-filled), with errno set to EOVERFLOW or
- * ENOMEM.  The
- * data is always followed by a spare NUL byte, so buf_str() is a C string.
- * The caller owns the buffer and releases it with buf_free().
+ * ENOMEM.  The data is always followed by a spare NUL byte, so buf_str()
+ * is a C string.  The caller owns the buffer and releases it with
+ * buf_free().
  */
 #ifndef MAILSEAL_UTIL_BUF_H
 #define MAILSEAL_UTIL_BUF_H
