@@ -224,9 +224,8 @@
         var href = a ? a.getAttribute('href').trim() : '';
         if (href.indexOf('about:srcdoc#') !== 0)
           return;
-        href = href.slice(12);
         ev.preventDefault();
-        var name = href.slice(1), t = null;
+        var name = href.slice('about:srcdoc#'.length), t = null;
         try { name = decodeURIComponent(name); } catch (e) { /* as written */ }
         if (name !== '')
           t = d.getElementById(name) || d.getElementsByName(name)[0] || null;

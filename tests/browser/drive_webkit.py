@@ -337,8 +337,7 @@ def read_frames(d):
 def follow_fragment(d, fragment):
     """follow_fragment - click the link fragment['link'] in the first shown
     body frame; read_fragment.js for fragment['target'] 500 ms later, and
-    the windows the click opened.  Where the page cannot see into the frame,
-    the target's place is read from inside it and added to the frame's."""
+    the windows the click opened"""
     handles = set(d.window_handles)
     d.execute_script('window.scrollTo(0, 0)')
     fr = [f for f in d.find_elements(By.CSS_SELECTOR, '#body iframe, #parts iframe')
@@ -346,17 +345,10 @@ def follow_fragment(d, fragment):
     d.switch_to.frame(fr)
     try:
         d.find_element(By.ID, fragment['link']).click()
-        time.sleep(0.5)
-        inside = d.execute_script('var t = document.getElementById(arguments[0]);'
-                                  ' return [t ? t.getBoundingClientRect().top : null, String(document.URL)];',
-                                  fragment['target'])
     finally:
         d.switch_to.default_content()
+    time.sleep(0.5)
     out = d.execute_script(READ_FRAGMENT, fragment['target'])
-    if out['target_top'] is None and inside[0] is not None:
-        out['target_top'] = int(round(d.execute_script('return arguments[0].getBoundingClientRect().top', fr)
-                                      + inside[0]))
-        out['frame_url'] = inside[1]
     out['popups'] = len(set(d.window_handles) - handles)
     return out
 
